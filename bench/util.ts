@@ -1,0 +1,55 @@
+/** Small helpers shared by the benchmarks: timing, memory tracking and a result table. */
+import { performance } from 'node:perf_hooks';
+
+export interface Timing {
+  /** Median wall time of the measured runs, ms. */
+  ms: number;
+}
+
+/** Runs `fn` once to warm up, then `runs` times; reports the median (robust to a stray GC). */
+export function time(fn: () => void, runs = 5): Timing {
+  fn();
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  return { ms: samples[samples.length >> 1] };
+}
+
+export function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(0)} MiB`;
+}
+
+/** Peak resident set size of this process so far (the OS's high-water mark). */
+export function peakRss(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+export function printTable(title: string, header: string[], rows: Array<Array<string | number>>): void {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
+  console.log(`\n${title}`);
+  for (const [i, r] of cells.entries()) {
+    console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+}
+
+/** A deterministic PRNG (mulberry32) so every run benchmarks the same data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function fmtRate(perSecond: number): string {
+  return perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(1)} M/s` : `${(perSecond / 1e3).toFixed(1)} k/s`;
+}

@@ -1,0 +1,68 @@
+/**
+ * One error type for everything a client can cause or be told about: a stable code,
+ * an HTTP-like status, and the offending field where there is one, so every edge can
+ * answer with the same clear JSON.
+ */
+export type ErrorCode =
+  | 'BAD_REQUEST'
+  | 'BAD_PARAMS'
+  | 'UNKNOWN_PLUGIN'
+  | 'INVALID_PLUGIN'
+  | 'DUPLICATE_INSTANCE'
+  | 'DUPLICATE_CHANNEL'
+  | 'UNKNOWN_INSTANCE'
+  | 'UNKNOWN_CHANNEL'
+  | 'NOT_SUPPORTED'
+  | 'NOT_READY'
+  | 'INIT_TIMEOUT'
+  | 'INIT_FAILED'
+  | 'LIMIT_EXCEEDED'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'INTERNAL';
+
+const STATUS: Record<ErrorCode, number> = {
+  BAD_REQUEST: 400,
+  BAD_PARAMS: 400,
+  UNKNOWN_PLUGIN: 400,
+  INVALID_PLUGIN: 400,
+  DUPLICATE_INSTANCE: 400,
+  DUPLICATE_CHANNEL: 500,
+  UNKNOWN_INSTANCE: 404,
+  UNKNOWN_CHANNEL: 404,
+  NOT_SUPPORTED: 501,
+  NOT_READY: 503,
+  INIT_TIMEOUT: 503,
+  INIT_FAILED: 503,
+  LIMIT_EXCEEDED: 413,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  INTERNAL: 500,
+};
+
+export class AppError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = STATUS[code];
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; field?: string } } {
+    return { error: { code: this.code, message: this.message, ...(this.field ? { field: this.field } : {}) } };
+  }
+}
+
+/** Any thrown value as an AppError; unknown errors become INTERNAL with their message. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new AppError('INTERNAL', message);
+}
