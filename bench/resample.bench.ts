@@ -10,7 +10,15 @@ import { fmtRate, mib, peakRss, printTable, rng, time } from './util';
 const T0 = Date.UTC(2026, 0, 1);
 
 const TARGETS: Record<Reducer, number> = {
-  first: 200e6, last: 200e6, count: 200e6, sum: 200e6, mean: 200e6, min: 200e6, max: 200e6, std: 150e6, median: 40e6,
+  first: 200e6,
+  last: 200e6,
+  count: 200e6,
+  sum: 200e6,
+  mean: 200e6,
+  min: 200e6,
+  max: 200e6,
+  std: 150e6,
+  median: 40e6,
 };
 
 /** ~100 ms spacing with jitter, values a noisy signal with 0.1 % NaN (dropped readings). */

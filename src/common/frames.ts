@@ -90,12 +90,20 @@ export interface NumberFieldSpec {
 }
 
 /** The schema of a wide time series frame: `time` plus one number field per channel. */
-export function wideSchema(name: string, refId: string | undefined, fields: NumberFieldSpec[], meta?: Record<string, unknown>): FrameSchemaJSON {
+export function wideSchema(
+  name: string,
+  refId: string | undefined,
+  fields: NumberFieldSpec[],
+  meta?: Record<string, unknown>,
+): FrameSchemaJSON {
   return {
     name,
     ...(refId !== undefined ? { refId } : {}),
     ...(meta ? { meta } : {}),
-    fields: [{ name: 'time', type: 'time', config: {} }, ...fields.map((f) => ({ name: f.name, type: 'number' as const, config: f.config ?? {}, ...(f.labels ? { labels: f.labels } : {}) }))],
+    fields: [
+      { name: 'time', type: 'time', config: {} },
+      ...fields.map((f) => ({ name: f.name, type: 'number' as const, config: f.config ?? {}, ...(f.labels ? { labels: f.labels } : {}) })),
+    ],
   };
 }
 

@@ -26,11 +26,6 @@ export function bucketTime(grid: Grid, k: number): number {
   return grid.start + k * grid.interval;
 }
 
-/** End (exclusive) of bucket k; the last bucket ends at the window's end. */
-export function bucketEnd(grid: Grid, k: number): number {
-  return k === grid.nBuckets - 1 ? grid.to : grid.start + (k + 1) * grid.interval;
-}
-
 /** Index of the first sample at or after `from`, or -1 if the times before it are unsorted (or NaN). */
 export function skipBefore(times: Float64Array, from: number): number {
   let prev = -Infinity;

@@ -9,7 +9,7 @@
  * the one before it (the caller then sorts and runs again). NaN values are skipped
  * (`v === v` is false only for NaN); a bucket with no value is NaN, or 0 for count.
  */
-import { bucketEnd, type Grid } from './bucketize';
+import type { Grid } from './bucketize';
 import { medianInPlace } from './select';
 import type { Reducer } from './types';
 
@@ -18,8 +18,10 @@ export type Kernel = (times: Float64Array, values: Float64Array, grid: Grid, i: 
 const first: Kernel = (times, values, grid, i, out) => {
   const n = times.length;
   let prev = -Infinity;
-  for (let k = 0; k < grid.nBuckets; k++) {
-    const b = bucketEnd(grid, k);
+  const { nBuckets, start, interval, to } = grid;
+  const lastBucket = nBuckets - 1;
+  for (let k = 0; k < nBuckets; k++) {
+    const b = k === lastBucket ? to : start + (k + 1) * interval;
     let r = NaN;
     for (; i < n; i++) {
       const t = times[i];
@@ -37,8 +39,10 @@ const first: Kernel = (times, values, grid, i, out) => {
 const last: Kernel = (times, values, grid, i, out) => {
   const n = times.length;
   let prev = -Infinity;
-  for (let k = 0; k < grid.nBuckets; k++) {
-    const b = bucketEnd(grid, k);
+  const { nBuckets, start, interval, to } = grid;
+  const lastBucket = nBuckets - 1;
+  for (let k = 0; k < nBuckets; k++) {
+    const b = k === lastBucket ? to : start + (k + 1) * interval;
     let r = NaN;
     for (; i < n; i++) {
       const t = times[i];
@@ -56,8 +60,10 @@ const last: Kernel = (times, values, grid, i, out) => {
 const count: Kernel = (times, values, grid, i, out) => {
   const n = times.length;
   let prev = -Infinity;
-  for (let k = 0; k < grid.nBuckets; k++) {
-    const b = bucketEnd(grid, k);
+  const { nBuckets, start, interval, to } = grid;
+  const lastBucket = nBuckets - 1;
+  for (let k = 0; k < nBuckets; k++) {
+    const b = k === lastBucket ? to : start + (k + 1) * interval;
     let c = 0;
     for (; i < n; i++) {
       const t = times[i];
@@ -77,8 +83,10 @@ function sumKernel(divide: boolean): Kernel {
   return (times, values, grid, i, out) => {
     const n = times.length;
     let prev = -Infinity;
-    for (let k = 0; k < grid.nBuckets; k++) {
-      const b = bucketEnd(grid, k);
+    const { nBuckets, start, interval, to } = grid;
+    const lastBucket = nBuckets - 1;
+    for (let k = 0; k < nBuckets; k++) {
+      const b = k === lastBucket ? to : start + (k + 1) * interval;
       let s = 0;
       let c = 0;
       for (; i < n; i++) {
@@ -111,8 +119,10 @@ function countValid(values: Float64Array, begin: number, end: number): number {
 const std: Kernel = (times, values, grid, i, out) => {
   const n = times.length;
   let prev = -Infinity;
-  for (let k = 0; k < grid.nBuckets; k++) {
-    const b = bucketEnd(grid, k);
+  const { nBuckets, start, interval, to } = grid;
+  const lastBucket = nBuckets - 1;
+  for (let k = 0; k < nBuckets; k++) {
+    const b = k === lastBucket ? to : start + (k + 1) * interval;
     const begin = i;
     let s = 0;
     let c = 0;
@@ -146,8 +156,10 @@ const std: Kernel = (times, values, grid, i, out) => {
 const min: Kernel = (times, values, grid, i, out) => {
   const n = times.length;
   let prev = -Infinity;
-  for (let k = 0; k < grid.nBuckets; k++) {
-    const b = bucketEnd(grid, k);
+  const { nBuckets, start, interval, to } = grid;
+  const lastBucket = nBuckets - 1;
+  for (let k = 0; k < nBuckets; k++) {
+    const b = k === lastBucket ? to : start + (k + 1) * interval;
     const begin = i;
     let r = Infinity;
     for (; i < n; i++) {
@@ -166,8 +178,10 @@ const min: Kernel = (times, values, grid, i, out) => {
 const max: Kernel = (times, values, grid, i, out) => {
   const n = times.length;
   let prev = -Infinity;
-  for (let k = 0; k < grid.nBuckets; k++) {
-    const b = bucketEnd(grid, k);
+  const { nBuckets, start, interval, to } = grid;
+  const lastBucket = nBuckets - 1;
+  for (let k = 0; k < nBuckets; k++) {
+    const b = k === lastBucket ? to : start + (k + 1) * interval;
     const begin = i;
     let r = -Infinity;
     for (; i < n; i++) {
@@ -190,8 +204,10 @@ let medianScratch = new Float64Array(1024);
 const median: Kernel = (times, values, grid, i, out) => {
   const n = times.length;
   let prev = -Infinity;
-  for (let k = 0; k < grid.nBuckets; k++) {
-    const b = bucketEnd(grid, k);
+  const { nBuckets, start, interval, to } = grid;
+  const lastBucket = nBuckets - 1;
+  for (let k = 0; k < nBuckets; k++) {
+    const b = k === lastBucket ? to : start + (k + 1) * interval;
     const begin = i;
     for (; i < n; i++) {
       const t = times[i];

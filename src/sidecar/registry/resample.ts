@@ -28,10 +28,13 @@ export function resample(
   reducer: Reducer = 'last',
   options: ResampleOptions = {},
 ): Resampled {
-  if (!(Number.isFinite(length) && length > 0)) throw new AppError('BAD_REQUEST', `length must be a positive number of ms, got ${length}`, 'length');
+  if (!(Number.isFinite(length) && length > 0))
+    throw new AppError('BAD_REQUEST', `length must be a positive number of ms, got ${length}`, 'length');
   if (!Number.isFinite(to)) throw new AppError('BAD_REQUEST', `to must be a finite epoch-ms time, got ${to}`, 'to');
-  if (!Number.isFinite(interval)) throw new AppError('BAD_REQUEST', `resampling interval must be a finite number of ms, got ${interval}`, 'resampling');
-  if (!REDUCERS.includes(reducer)) throw new AppError('BAD_REQUEST', `unknown reducer "${reducer}"; expected one of ${REDUCERS.join(', ')}`, 'reducer');
+  if (!Number.isFinite(interval))
+    throw new AppError('BAD_REQUEST', `resampling interval must be a finite number of ms, got ${interval}`, 'resampling');
+  if (!REDUCERS.includes(reducer))
+    throw new AppError('BAD_REQUEST', `unknown reducer "${reducer}"; expected one of ${REDUCERS.join(', ')}`, 'reducer');
 
   const names = Object.keys(set);
   const series = names.map((name) => checkSeries(name, set[name]));

@@ -1,0 +1,25 @@
+/**
+ * What every handler gets: the registry, the limits and the facts health reports. Handlers
+ * are plain functions of (context, input) so any transport can sit on top of them.
+ */
+import type { Limits } from '../config';
+import type { Registry } from '../registry/registry';
+
+export type ProbeStatus = 'ok' | 'degraded' | 'down';
+
+/** A dependency health reports on (the store, later the bus); registered by whoever owns it. */
+export interface HealthProbe {
+  name: string;
+  check(): Promise<{ status: ProbeStatus; message?: string; details?: Record<string, unknown> }>;
+}
+
+export interface HandlerContext {
+  registry: Registry;
+  limits: Limits;
+  version: string;
+  /** Epoch ms the sidecar started, for uptime. */
+  startedAt: number;
+  probes: HealthProbe[];
+  /** The clock; tests may pin it. */
+  now: () => number;
+}
