@@ -68,7 +68,7 @@ export function runResampleBench(): boolean {
     row.push(`${fmtRate(TARGETS[reducer])} ${pass ? 'ok' : 'MISS'}`);
     rows.push(row);
   }
-  printTable('Resampler: points per second (median of 5 runs)', ['reducer', ...cases.map((c) => c.name), 'target'], rows);
+  printTable('Resampler: points per second (fastest of 5 runs)', ['reducer', ...cases.map((c) => c.name), 'target'], rows);
   console.log(`peak RSS ${mib(peakRss())} (data: ${mib(2 * 2 * 8 * 10_000_000)} of input columns)`);
   return ok;
 }

@@ -2,11 +2,16 @@
 import { performance } from 'node:perf_hooks';
 
 export interface Timing {
-  /** Median wall time of the measured runs, ms. */
+  /** Fastest wall time of the measured runs, ms. */
   ms: number;
+  /** Median wall time, ms. */
+  median: number;
 }
 
-/** Runs `fn` once to warm up, then `runs` times; reports the median (robust to a stray GC). */
+/**
+ * Runs `fn` once to warm up, then `runs` times. Reports the fastest run — on a shared
+ * 2-core machine every slower run is the same work plus interference — and the median.
+ */
 export function time(fn: () => void, runs = 5): Timing {
   fn();
   const samples: number[] = [];
@@ -16,7 +21,7 @@ export function time(fn: () => void, runs = 5): Timing {
     samples.push(performance.now() - t0);
   }
   samples.sort((a, b) => a - b);
-  return { ms: samples[samples.length >> 1] };
+  return { ms: samples[0], median: samples[samples.length >> 1] };
 }
 
 export function mib(bytes: number): string {
