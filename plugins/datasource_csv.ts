@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { AppError } from '../src/sidecar/errors';
-import { DataSource } from '../src/sidecar/registry/datasource';
+import { DataSource, type PluginRequest } from '../src/sidecar/registry/datasource';
 import type { Channel, Reducer, Resampled, SeriesSet } from '../src/sidecar/registry/types';
 
 const paramsSchema = z.strictObject({
@@ -73,6 +73,26 @@ export default class CsvDataSource extends DataSource<CsvParams> {
       if (c !== timeIdx) this.columns.set(name, order ? permute(cols[c], order) : cols[c]);
     });
     this.app.logger.info({ file, rows: n, channels: this.columns.size }, 'CSV loaded');
+  }
+
+  /**
+   * Seed 002's per-plugin route (`/plugins/<id>/…`): `GET /` describes the loaded file, to
+   * check what the plugin read without querying it.
+   */
+  override handleRequest(request: PluginRequest): [number, unknown] {
+    if (request.path !== '/') return [404, { error: { code: 'NOT_FOUND', message: `no such path ${request.path}; try GET /` } }];
+    if (request.method !== 'GET' && request.method !== 'HEAD') return [405, { error: { code: 'BAD_REQUEST', message: `method ${request.method} not allowed; use GET` } }];
+    const n = this.times.length;
+    return [
+      200,
+      {
+        file: this.params.file,
+        rows: n,
+        columns: [...this.columns.keys()],
+        first: n > 0 ? this.times[0] : null,
+        last: n > 0 ? this.times[n - 1] : null,
+      },
+    ];
   }
 
   override getChannels(): Channel[] {

@@ -1,0 +1,118 @@
+/**
+ * The bounded outgoing queue of one live client (a WebSocket or a chunked HTTP response).
+ *
+ * Messages are handed to the transport only while it keeps up: at most `highWaterBytes`
+ * buffered (ws.bufferedAmount / res.writableLength) and `maxInFlight` sends whose write has
+ * not completed. The rest wait here; when more than `maxQueued` wait, the oldest droppable
+ * entry (a data-only frame append) is dropped, so the newest data is kept. Schema frames and
+ * control messages are never dropped; if a client lets even those pile up (twice the
+ * limit), `onOverflow` fires and the owner closes the client. Memory per client is thus
+ * bounded by the queue limit plus the transport's high-water mark.
+ */
+
+export interface Sink {
+  /** Bytes accepted by the transport but not yet written to the network. */
+  readonly bufferedAmount: number;
+  /** Sends one message; `done` fires when it was written (or failed). */
+  send(data: string, done: (err?: Error) => void): void;
+}
+
+export interface QueueEntry<T = unknown> {
+  /** The message, or a function producing it when it is sent (e.g. a notice with counts). */
+  data: string | (() => string);
+  /** Data-only frame appends may be dropped for a slow client; nothing else may. */
+  droppable: boolean;
+  /** What the entry belongs to (a subscription), for dropping and purging. */
+  tag?: T;
+  /** Counted as a frame in metrics. */
+  frame?: boolean;
+}
+
+export interface SendQueueOptions<T> {
+  maxQueued: number;
+  highWaterBytes?: number;
+  maxInFlight?: number;
+  onDrop?: (entry: QueueEntry<T>) => void;
+  onSent?: (entry: QueueEntry<T>) => void;
+  onOverflow?: () => void;
+}
+
+export const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_IN_FLIGHT = 64;
+/** When the transport holds bytes but no send is pending to wake us, look again after this. */
+const RETRY_MS = 50;
+
+export class SendQueue<T = unknown> {
+  private readonly entries: QueueEntry<T>[] = [];
+  private inFlight = 0;
+  private closed = false;
+  private retry?: NodeJS.Timeout;
+  private readonly highWater: number;
+  private readonly maxInFlight: number;
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly options: SendQueueOptions<T>,
+  ) {
+    this.highWater = options.highWaterBytes ?? DEFAULT_HIGH_WATER_BYTES;
+    this.maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  }
+
+  /** Messages waiting (not yet handed to the transport). */
+  get length(): number {
+    return this.entries.length;
+  }
+
+  push(entry: QueueEntry<T>): void {
+    if (this.closed) return;
+    this.entries.push(entry);
+    if (this.entries.length > this.options.maxQueued) {
+      const i = this.entries.findIndex((e) => e.droppable);
+      if (i >= 0) {
+        const [dropped] = this.entries.splice(i, 1);
+        this.options.onDrop?.(dropped);
+      } else if (this.entries.length > 2 * this.options.maxQueued) {
+        this.options.onOverflow?.();
+        return;
+      }
+    }
+    this.pump();
+  }
+
+  /** Removes waiting entries matching `pred` (e.g. frames of a closed subscription). */
+  purge(pred: (entry: QueueEntry<T>) => boolean): void {
+    for (let i = this.entries.length - 1; i >= 0; i--) if (pred(this.entries[i])) this.entries.splice(i, 1);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.entries.length = 0;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
+  }
+
+  private pump(): void {
+    while (!this.closed && this.entries.length > 0 && this.inFlight < this.maxInFlight && this.sink.bufferedAmount < this.highWater) {
+      const entry = this.entries.shift()!;
+      const data = typeof entry.data === 'function' ? entry.data() : entry.data;
+      this.inFlight++;
+      let done = false;
+      this.sink.send(data, () => {
+        // Guard: a transport must not call back twice, but a double call must not skew the count.
+        if (done) return;
+        done = true;
+        this.inFlight--;
+        this.pump();
+      });
+      this.options.onSent?.(entry);
+    }
+    // Bytes buffered by something other than our sends (e.g. a ws ping): nobody will call us back.
+    if (!this.closed && this.entries.length > 0 && this.inFlight === 0 && !this.retry) {
+      this.retry = setTimeout(() => {
+        this.retry = undefined;
+        this.pump();
+      }, RETRY_MS);
+      this.retry.unref();
+    }
+  }
+}
