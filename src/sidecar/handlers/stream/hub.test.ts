@@ -467,6 +467,30 @@ describe('StreamHub', () => {
     expect(h.stats().lateSamples).toBe(1);
   });
 
+  it('closes a bucket as soon as every channel has pushed past it, before its timer', async () => {
+    const h = hub();
+    const manual = Manual.current!;
+    const W = 2000;
+    // Start early in a bucket so that the timer could not close it for well over a second.
+    while (Date.now() % W > 200) await sleep(20);
+    const B = Math.floor(Date.now() / W) * W;
+    const c = new Client();
+    const s = await subscribe(h, c, { instance: 'manual', channels: ['m'], intervalMs: W, reducer: 'last', backfillMs: 0 });
+    // Bucket B began before the upstream subscription, so its row comes from history; the
+    // rows after it come from the pushed samples only (liveOnly: history never sees them).
+    manual.push(B + 1, 7);
+    manual.push(B + W + 1, 9, true);
+    expect(c.appends).toBe(0);
+    // A sample of the bucket after next completes buckets B and B + W.
+    manual.push(B + 2 * W, 10, true);
+    await waitFor(() => c.table().times.includes(B + W), 'the completed buckets');
+    expect(Date.now()).toBeLessThan(B + W);
+    const t = c.table();
+    expect(t.columns[0][t.times.indexOf(B)]).toBe(7);
+    expect(t.columns[0][t.times.indexOf(B + W)]).toBe(9);
+    s.close();
+  });
+
   it('streams a push source that keeps no history, from now on', async () => {
     const h = hub();
     const c = new Client();

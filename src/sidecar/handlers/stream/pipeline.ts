@@ -1,7 +1,8 @@
 /**
  * One upstream feed shared by every subscription with the same instance, channels, reducer
- * and interval. It closes buckets on a timer aligned to bucket ends (plus a grace for late
- * samples) and hands each closed bucket, once, to its subscribers.
+ * and interval. It closes a bucket as soon as every channel has pushed a later sample, else on
+ * a timer aligned to bucket ends (plus a grace for late samples), and hands each closed
+ * bucket, once, to its subscribers.
  *
  * Where a closed bucket's row comes from:
  * - push sources (`instance.canPush`): raw samples pushed by the plugin wait in per-channel
@@ -61,6 +62,8 @@ export class Pipeline {
   /** First bucket whose samples are all pushed (Infinity until the upstream subscription is live). */
   private pushFrom = Infinity;
   private readonly buffers?: SampleBuffer[];
+  /** Newest pushed sample time per channel: once every channel is past a bucket, it is complete. */
+  private readonly newest?: Float64Array;
   private upstream?: Unsubscribe;
   private timer?: NodeJS.Timeout;
   private queue: Promise<void> = Promise.resolve();
@@ -78,7 +81,10 @@ export class Pipeline {
     this.interval = spec.intervalMs;
     // The bucket in progress is the first this pipeline emits; everything before is history.
     this.emittedEnd = this.closedEnd = Math.floor(env.now() / this.interval) * this.interval;
-    if (instance.canPush) this.buffers = spec.channels.map(() => new SampleBuffer(env.maxPendingSamples));
+    if (instance.canPush) {
+      this.buffers = spec.channels.map(() => new SampleBuffer(env.maxPendingSamples));
+      this.newest = new Float64Array(spec.channels.length).fill(-Infinity);
+    }
   }
 
   get isPush(): boolean {
@@ -139,11 +145,29 @@ export class Pipeline {
         const s = batch[channels[c]];
         if (!s || typeof s !== 'object' || !s.times || !s.values) continue;
         buffers[c].append(s.times, s.values, this.closedEnd, this.env.counters);
+        const n = s.times.length;
+        if (n > 0 && s.times[n - 1] > this.newest![c]) this.newest![c] = s.times[n - 1];
       }
+      this.closeCompleted();
     } catch (err) {
       this.env.logger.warn({ err, pipeline: this.spec.key }, 'bad live sample batch ignored');
     }
   };
+
+  /**
+   * Closes at once the buckets every channel has pushed past, instead of waiting for the
+   * timer's grace: a regularly pushing source then reaches clients as soon as a bucket is
+   * complete. Channels that fall silent leave the closing to the timer.
+   */
+  private closeCompleted(): void {
+    let watermark = Infinity;
+    for (const t of this.newest!) if (t < watermark) watermark = t;
+    const closable = Math.floor(watermark / this.interval) * this.interval;
+    if (!(closable > this.closedEnd) || !Number.isFinite(closable)) return;
+    this.close(this.closedEnd, closable);
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule();
+  }
 
   private schedule(): void {
     if (this.stopped) return;
