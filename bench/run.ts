@@ -1,8 +1,10 @@
 /** `npm run bench`: runs every benchmark and prints its figures; exits 1 if a target is missed. */
+import { runLiveBench } from './live.bench';
 import { runResampleBench } from './resample.bench';
 
 const benches: Record<string, () => boolean | Promise<boolean>> = {
   resample: runResampleBench,
+  live: runLiveBench,
 };
 
 async function main(): Promise<void> {
