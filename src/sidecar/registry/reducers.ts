@@ -10,7 +10,7 @@
  * (`v === v` is false only for NaN); a bucket with no value is NaN, or 0 for count.
  */
 import type { Grid } from './bucketize';
-import { medianInPlace } from './select';
+import { medianInPlace as importedMedian } from './select';
 import type { Reducer } from './types';
 
 export type Kernel = (times: Float64Array, values: Float64Array, grid: Grid, i: number, out: Float64Array) => number;
@@ -196,6 +196,9 @@ const max: Kernel = (times, values, grid, i, out) => {
   }
   return i;
 };
+
+/** Bound once: calling an import per bucket would go through the CommonJS export getter. */
+const medianInPlace = importedMedian;
 
 /** Scratch for the median, reused across buckets and calls; grown up to a bound, never kept larger. */
 const KEPT_SCRATCH = 1 << 20;
