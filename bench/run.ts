@@ -1,12 +1,14 @@
 /** `npm run bench`: runs every benchmark and prints its figures; exits 1 if a target is missed. */
 import { runLiveBench } from './live.bench';
 import { runModbusBench } from './modbus.bench';
+import { runQueryBench } from './query.bench';
 import { runResampleBench } from './resample.bench';
 import { runStoreBench } from './store.bench';
 
 const benches: Record<string, () => boolean | Promise<boolean>> = {
   resample: runResampleBench,
   live: runLiveBench,
+  query: runQueryBench,
   store: runStoreBench,
   modbus: runModbusBench,
 };
