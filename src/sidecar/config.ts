@@ -1,25 +1,39 @@
 /**
- * The sidecar's whole config: the server section (listen address, keys, CORS, limits) and
- * the registry section (plugins and instances) of one YAML file, validated strictly so a
- * typo is an error that names the field rather than a silently ignored setting.
+ * The sidecar's whole config, one YAML file validated strictly so a typo is an error that
+ * names the field rather than a silently ignored setting:
+ *
+ *   server:     listen address, keys, CORS, limits
+ *   store:      memory (default) or Redis (`store.redis.url`, else $REDIS_URL)
+ *   model:      SCADA devices, terms, items and links, upserted into the store at start
+ *   pluginsDir, initTimeoutMs, finalizeTimeoutMs, instances:  the registry (data sources)
  */
 import { z } from 'zod';
 import { parseOrThrow } from './validation';
 import { parseRegistryConfig, registryConfigSchema, type RegistryConfig } from './registry/config';
+import { modelConfigSchema, type ModelConfig } from './scada/model/schemas';
+import { storeConfigSchema, type StoreConfig } from './store/config';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 export const limitsSchema = z.strictObject({
   /** Largest HTTP request body. */
-  bodyBytes: z.number().int().positive().default(1 * MiB),
+  bodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(1 * MiB),
   queriesPerRequest: z.number().int().positive().default(50),
   channelsPerQuery: z.number().int().positive().default(200),
   /** Upper bound for `maxDataPoints` and any frame's rows. */
   rowsPerFrame: z.number().int().positive().default(100_000),
   subscriptionsPerSocket: z.number().int().positive().default(100),
   /** Largest WebSocket message a client may send. */
-  messageBytes: z.number().int().positive().default(64 * KiB),
+  messageBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * KiB),
   /** Frames waiting for one slow WebSocket client before the oldest are dropped. */
   socketQueueFrames: z.number().int().positive().default(256),
   /** Backfill rows sent when a live subscription starts. */
@@ -51,17 +65,32 @@ export const sidecarConfigSchema = registryConfigSchema
   .extend({
     server: serverConfigSchema.default(serverConfigSchema.parse({})),
     instances: registryConfigSchema.shape.instances.default([]),
+    // `store:` or `store: {}` alone means all defaults (memory unless $REDIS_URL is set).
+    store: storeConfigSchema.nullish(),
+    model: modelConfigSchema.nullish(),
   })
   .strict();
 
 export interface SidecarConfig {
   server: ServerConfig;
   registry: RegistryConfig;
+  /** Always present: defaults when the file has no `store:` section. */
+  store: StoreConfig;
+  /** The declared model, or undefined when the file has none (the store's model is then used as is). */
+  model?: ModelConfig;
+  /** The config file's directory: relative paths (plugins, their params) resolve against it. */
+  baseDir: string;
 }
 
 /** Validates a parsed config file; `baseDir` is the file's directory (relative paths resolve there). */
 export function parseSidecarConfig(data: unknown, baseDir: string): SidecarConfig {
   const parsed = parseOrThrow(sidecarConfigSchema, data, 'config', { code: 'BAD_PARAMS' });
-  const { server, ...registry } = parsed;
-  return { server, registry: parseRegistryConfig(registry, baseDir) };
+  const { server, store, model, ...registry } = parsed;
+  return {
+    server,
+    registry: parseRegistryConfig(registry, baseDir),
+    store: store ?? storeConfigSchema.parse({}),
+    ...(model ? { model } : {}),
+    baseDir,
+  };
 }

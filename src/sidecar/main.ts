@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * The CLI: `scadalive serve --config <file> [--host] [--port] [--key <key>…] [--control-key <key>…]
- * [--log-level] [--insecure-no-auth]`.
+ * The CLI:
+ *   scadalive serve --config <file> [--host] [--port] [--key <key>…] [--control-key <key>…]
+ *                   [--log-level] [--insecure-no-auth] [--simulate-modbus <sim.yaml>…]
+ *   scadalive simulate modbus --config <sim.yaml> [--port] [--host] [--log-level]
  *
  * Exit codes: 0 after a graceful shutdown (SIGINT/SIGTERM), 2 for a bad command line or
  * config (one `scadalive: …` line on stderr), 1 for anything else. Logs are JSON lines on
@@ -13,6 +15,8 @@ import { parseSidecarConfig, type SidecarConfig } from './config';
 import { loadConfigFile } from './config-file';
 import { AppError } from './errors';
 import { ENV_API_KEYS, isLoopbackHost, keysFromEnv } from './server/auth';
+import { runSimulateModbus } from './scada/protocols/modbus/cli';
+import type { ModbusSimulator } from './scada/protocols/modbus/simulator';
 import { startSidecar, type Sidecar } from './sidecar';
 
 // Plain require: package.json lies outside any include path TypeScript should compile.
@@ -31,6 +35,15 @@ export interface ServeOptions {
   controlKey: string[];
   logLevel?: (typeof LOG_LEVELS)[number];
   insecureNoAuth?: boolean;
+  /** Modbus simulator configs to run in this process (development: `npm start` needs no hardware). */
+  simulateModbus: string[];
+}
+
+export interface SimulateModbusCliOptions {
+  config: string;
+  port?: number;
+  host?: string;
+  logLevel?: (typeof LOG_LEVELS)[number];
 }
 
 function parsePort(value: string): number {
@@ -43,7 +56,10 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-export function buildCli(run: (opts: ServeOptions) => Promise<void>): Command {
+export function buildCli(
+  run: (opts: ServeOptions) => Promise<void>,
+  simulateModbus: (opts: SimulateModbusCliOptions) => Promise<void> = simulate,
+): Command {
   const program = new Command('scadalive')
     .description('SCADA Live sidecar: live SCADA data for Grafana')
     .version(VERSION)
@@ -59,7 +75,24 @@ export function buildCli(run: (opts: ServeOptions) => Promise<void>): Command {
     .option('--control-key <key>', 'an API key that may also control devices (repeatable)', collect, [])
     .addOption(new Option('--log-level <level>', 'log level (overrides server.logLevel)').choices(LOG_LEVELS))
     .option('--insecure-no-auth', 'allow running with no API key at all; only on a loopback host')
+    .option(
+      '--simulate-modbus <file>',
+      'also run a Modbus TCP simulator from this YAML config in this process, on the port it names, before polling starts (development; repeatable)',
+      collect,
+      [],
+    )
     .action(async (opts: ServeOptions) => run(opts));
+
+  program
+    .command('simulate')
+    .description('run device simulators (development and tests)')
+    .command('modbus')
+    .description('serve simulated Modbus TCP units and registers from a YAML config (see config/modbus-sim.yaml)')
+    .requiredOption('-c, --config <file>', 'YAML simulator config')
+    .option('--port <port>', 'listen port, 0 = any free one (overrides the config)', parsePort)
+    .option('--host <host>', 'listen address (overrides the config)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .action(async (opts: SimulateModbusCliOptions) => simulateModbus(opts));
   return program;
 }
 
@@ -74,18 +107,42 @@ export async function loadServeConfig(opts: ServeOptions): Promise<{ config: Sid
 }
 
 async function serve(opts: ServeOptions): Promise<void> {
-  const { config, baseDir } = await loadServeConfig(opts);
+  const { config } = await loadServeConfig(opts);
   const logger = pino({ level: config.server.logLevel, base: { service: 'scadalive' } });
-  const sidecar = await startSidecar(config, {
-    version: VERSION,
-    logger,
-    baseDir,
-    keys: { apiKeys: opts.key, controlKeys: opts.controlKey },
-    allowNoAuth: opts.insecureNoAuth === true,
-  });
+  // Simulators first: the device manager's first poll then finds its devices up.
+  const sims: ModbusSimulator[] = [];
+  const closeSims = async (): Promise<void> => {
+    await Promise.all(sims.map((s) => s.close().catch((err: unknown) => logger.error({ err }, 'closing a simulator failed'))));
+  };
+  let sidecar: Sidecar;
+  try {
+    for (const file of opts.simulateModbus ?? [])
+      sims.push(await runSimulateModbus({ config: file, logger: logger.child({ component: 'modbus-sim' }) }));
+    sidecar = await startSidecar(config, {
+      version: VERSION,
+      logger,
+      keys: { apiKeys: opts.key, controlKeys: opts.controlKey },
+      allowNoAuth: opts.insecureNoAuth === true,
+    });
+  } catch (err) {
+    await closeSims();
+    throw err;
+  }
   logger.info({ url: sidecar.url, version: VERSION }, 'listening');
-  process.stderr.write(banner(sidecar, config, opts, await exampleChannel(sidecar, config)));
-  handleSignals(sidecar, logger);
+  process.stderr.write(banner(sidecar, config, opts, await exampleChannel(sidecar, config), sims));
+  // The sidecar first, so its pollers stop before their simulated devices go away.
+  handleSignals(async () => {
+    await sidecar.close();
+    await closeSims();
+  }, logger);
+}
+
+/** `scadalive simulate modbus`: runs until SIGINT/SIGTERM. */
+async function simulate(opts: SimulateModbusCliOptions): Promise<void> {
+  const logger = pino({ level: opts.logLevel ?? 'info', base: { service: 'scadalive-modbus-sim' } });
+  const sim = await runSimulateModbus({ config: opts.config, port: opts.port, host: opts.host, logger });
+  process.stderr.write(`\nModbus TCP simulator listening on ${sim.host}:${sim.port} (Ctrl-C stops it)\n\n`);
+  handleSignals(() => sim.close(), logger);
 }
 
 /** A timeseries channel of the first instance, so the banner's stream example runs as pasted. */
@@ -101,8 +158,14 @@ async function exampleChannel(sidecar: Sidecar, config: SidecarConfig): Promise<
 }
 
 /** The start banner: URL and ready-to-paste curl examples. */
-function banner(sidecar: Sidecar, config: SidecarConfig, opts: ServeOptions, channel: string): string {
-  const key = [...opts.key, ...opts.controlKey, ...config.server.apiKeys, ...config.server.controlKeys, ...keysFromEnv(process.env).apiKeys][0];
+function banner(sidecar: Sidecar, config: SidecarConfig, opts: ServeOptions, channel: string, sims: readonly ModbusSimulator[]): string {
+  const key = [
+    ...opts.key,
+    ...opts.controlKey,
+    ...config.server.apiKeys,
+    ...config.server.controlKeys,
+    ...keysFromEnv(process.env).apiKeys,
+  ][0];
   // The key itself only on loopback (a developer's own machine); elsewhere a placeholder,
   // so a production log never holds a credential.
   const shown = key === undefined ? undefined : isLoopbackHost(config.server.host) ? key : '<your-api-key>';
@@ -116,11 +179,15 @@ function banner(sidecar: Sidecar, config: SidecarConfig, opts: ServeOptions, cha
     `  curl -s${auth} ${sidecar.url}/api/health\n` +
     `  curl -s${auth} '${sidecar.url}/api/channels${first ? `?instance=${first.id}` : ''}'\n` +
     stream +
-    `  WebSocket: ${sidecar.url.replace(/^http/, 'ws')}/api/live\n\n`
+    `  curl -s${auth} ${sidecar.url}/api/v1/devices\n` +
+    `  WebSocket: ${sidecar.url.replace(/^http/, 'ws')}/api/live\n` +
+    sims.map((s) => `  Modbus TCP simulator on ${s.host}:${s.port}\n`).join('') +
+    '\n'
   );
 }
 
-function handleSignals(sidecar: Sidecar, logger: pino.Logger): void {
+/** Graceful shutdown on SIGINT/SIGTERM (exit 0), cut short by a second signal or the deadline. */
+function handleSignals(close: () => Promise<void>, logger: pino.Logger): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -134,7 +201,7 @@ function handleSignals(sidecar: Sidecar, logger: pino.Logger): void {
       process.exit(1);
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
-    sidecar.close().then(
+    close().then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
@@ -149,8 +216,11 @@ function handleSignals(sidecar: Sidecar, logger: pino.Logger): void {
 export async function main(argv: string[]): Promise<void> {
   const program = buildCli(serve);
   // Usage errors exit 2 (as for a bad config) instead of commander's default 1.
-  program.exitOverride();
-  program.commands.forEach((c) => c.exitOverride());
+  const override = (c: Command): void => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
   try {
     await program.parseAsync(argv);
   } catch (err) {

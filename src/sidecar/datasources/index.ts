@@ -5,4 +5,10 @@
 import type { DataSourceClass } from '../registry/datasource';
 import SimulatorDataSource from './simulator';
 
+/**
+ * The `scada` plugin is built in too, but its class is bound to the store and the device
+ * manager (`createScadaDataSourceClass`), so the composition root adds it under this name.
+ */
+export const SCADA_PLUGIN = 'scada';
+
 export const BUILTIN_PLUGINS: ReadonlyMap<string, DataSourceClass> = new Map<string, DataSourceClass>([['simulator', SimulatorDataSource]]);

@@ -5,7 +5,13 @@
  * origins) → auth (401) → route → one log line and metrics on response.
  */
 import websocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyPluginOptions,
+} from 'fastify';
 import type { ServerConfig } from '../config';
 import type { HandlerContext } from '../handlers/context';
 import { installAuth, type KeyStore } from './auth';
@@ -22,6 +28,21 @@ import { registerPluginRoutes } from './routes/plugins';
 
 export const LIVE_WS_ROUTE = '/api/live';
 
+/**
+ * A fastify plugin with its options, registered by `buildServer` after the auth hook, so its
+ * routes need a key like every other route (guard control routes with `requireControl`).
+ * Build one with `routePlugin`, which type-checks the options against the plugin.
+ */
+export interface RoutePlugin<O extends FastifyPluginOptions = FastifyPluginOptions> {
+  plugin: FastifyPluginAsync<O>;
+  options: O;
+}
+
+/** Checks `options` against `plugin`, then erases the type so plugins with different options share one list. */
+export function routePlugin<O extends FastifyPluginOptions>(plugin: FastifyPluginAsync<O>, options: O): RoutePlugin {
+  return { plugin, options } as unknown as RoutePlugin;
+}
+
 export interface ServerDeps {
   ctx: HandlerContext;
   hub: LiveHub;
@@ -33,6 +54,8 @@ export interface ServerDeps {
   logger: FastifyBaseLogger;
   /** `route_path` → instance id for the per-plugin routes (seed 002). */
   routePaths?: ReadonlyMap<string, string>;
+  /** Extra route plugins (e.g. the SCADA REST API), each in its own encapsulated context. */
+  routes?: readonly RoutePlugin[];
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -108,6 +131,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   });
   registerPluginRoutes(app, ctx, { routePaths: deps.routePaths ?? new Map() });
+  for (const r of deps.routes ?? []) await app.register(r.plugin, r.options);
 
   return app;
 }

@@ -1,7 +1,6 @@
 /**
- * The plugin inside the real server (`buildServer`): its auth hook and `requireControl`, its
- * JSON parser and error replies. `buildServer` has no option for extra route plugins yet, so
- * the plugin is registered on the instance it returns, before it listens.
+ * The plugin inside the real server (`buildServer`, through its `routes` option as the
+ * sidecar registers it): its auth hook and `requireControl`, its JSON parser and error replies.
  */
 import { limitsSchema } from '../../../src/sidecar/config';
 import SimulatorDataSource from '../../../src/sidecar/datasources/simulator';
@@ -10,7 +9,7 @@ import { StreamHub } from '../../../src/sidecar/handlers/stream';
 import { Registry } from '../../../src/sidecar/registry/registry';
 import { scadaRestRoutes } from '../../../src/sidecar/scada/rest/routes';
 import { KeyStore, requireControl } from '../../../src/sidecar/server/auth';
-import { buildServer } from '../../../src/sidecar/server/server';
+import { buildServer, routePlugin } from '../../../src/sidecar/server/server';
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../../src/sidecar/store';
 import { DEVICE, makeService, memoryStore, modelState, silent } from '../model/fixtures';
@@ -37,15 +36,15 @@ beforeAll(async () => {
     now: Date.now,
   };
   hub = new StreamHub(ctx, { lingerMs: 0 });
+  store = await memoryStore();
   app = await buildServer({
     ctx,
     hub,
     config: { corsOrigins: [], heartbeatMs: 10_000, idleTimeoutMs: 10_000, limits: ctx.limits },
     keys: new KeyStore({ apiKeys: [READ_KEY], controlKeys: [CONTROL_KEY] }),
     logger: silent,
+    routes: [routePlugin(scadaRestRoutes, { service: makeService(store), store, manager: new RecordingManager(), requireControl })],
   });
-  store = await memoryStore();
-  await app.register(scadaRestRoutes, { service: makeService(store), store, manager: new RecordingManager(), requireControl });
   await app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 });
