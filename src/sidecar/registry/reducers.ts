@@ -15,6 +15,10 @@ import type { Reducer } from './types';
 
 export type Kernel = (times: Float64Array, values: Float64Array, grid: Grid, i: number, out: Float64Array) => number;
 
+/**
+ * First and last walk only the times (boundaries and order); the value is found afterwards
+ * from the bucket's start or end, usually in one step, so values are barely read.
+ */
 const first: Kernel = (times, values, grid, i, out) => {
   const n = times.length;
   let prev = -Infinity;
@@ -22,15 +26,15 @@ const first: Kernel = (times, values, grid, i, out) => {
   const lastBucket = nBuckets - 1;
   for (let k = 0; k < nBuckets; k++) {
     const b = k === lastBucket ? to : start + (k + 1) * interval;
-    let r = NaN;
+    const begin = i;
     for (; i < n; i++) {
       const t = times[i];
       if (!(t < b)) break;
       if (t < prev) return -1;
       prev = t;
-      const v = values[i];
-      if (v === v && r !== r) r = v;
     }
+    let r = NaN;
+    for (let j = begin; j < i && r !== r; j++) r = values[j];
     out[k] = r;
   }
   return i;
@@ -43,15 +47,15 @@ const last: Kernel = (times, values, grid, i, out) => {
   const lastBucket = nBuckets - 1;
   for (let k = 0; k < nBuckets; k++) {
     const b = k === lastBucket ? to : start + (k + 1) * interval;
-    let r = NaN;
+    const begin = i;
     for (; i < n; i++) {
       const t = times[i];
       if (!(t < b)) break;
       if (t < prev) return -1;
       prev = t;
-      const v = values[i];
-      if (v === v) r = v;
     }
+    let r = NaN;
+    for (let j = i - 1; j >= begin && r !== r; j--) r = values[j];
     out[k] = r;
   }
   return i;
