@@ -1,0 +1,56 @@
+// The frontend bundle, as Grafana's create-plugin builds it: dist/module.js is AMD, and
+// Grafana's shared libraries are externals so the plugin uses the running Grafana's copies.
+import path from 'node:path';
+import CopyWebpackPlugin from 'copy-webpack-plugin';
+
+const root = import.meta.dirname;
+const EXTERNALS = ['react', 'react-dom', 'react/jsx-runtime', '@grafana/data', '@grafana/runtime', '@grafana/ui', 'rxjs', 'rxjs/operators'];
+
+export default (_env, argv) => {
+  const production = argv.mode !== 'development';
+  return {
+    mode: production ? 'production' : 'development',
+    target: 'web',
+    context: root,
+    entry: { module: './src/frontend/module.ts' },
+    devtool: production ? 'source-map' : 'eval-source-map',
+    output: {
+      path: path.resolve(root, 'dist'),
+      filename: '[name].js',
+      library: { type: 'amd' },
+      // Grafana serves plugin files from public/plugins/<id>/.
+      publicPath: 'public/plugins/scadalive-scada-datasource/',
+      clean: { keep: /^sidecar\// }, // dist/sidecar belongs to the sidecar build
+    },
+    externals: EXTERNALS,
+    resolve: { extensions: ['.ts', '.tsx', '.js', '.mjs'] },
+    module: {
+      rules: [
+        {
+          test: /\.[jt]sx?$/,
+          exclude: /node_modules/,
+          use: {
+            loader: 'swc-loader',
+            options: {
+              jsc: {
+                parser: { syntax: 'typescript', tsx: true },
+                transform: { react: { runtime: 'automatic' } },
+                target: 'es2020',
+              },
+            },
+          },
+        },
+      ],
+    },
+    plugins: [
+      new CopyWebpackPlugin({
+        patterns: [
+          { from: 'plugin.json', to: '.' },
+          { from: 'README.md', to: '.' },
+          { from: 'src/frontend/img', to: 'img' },
+        ],
+      }),
+    ],
+    performance: { hints: false },
+  };
+};
