@@ -19,8 +19,8 @@ export interface Channel {
   [meta: string]: unknown;
 }
 
-export const REDUCERS = ['first', 'last', 'mean', 'median', 'sum', 'count', 'std', 'min', 'max'] as const;
-export type Reducer = (typeof REDUCERS)[number];
+// One list of reducers for the sidecar and the frontend's editor.
+export { REDUCERS, type Reducer } from '../../common/query';
 
 /** One channel's raw samples: two parallel columns, sorted by time. */
 export interface Series {
