@@ -88,5 +88,5 @@ it('plugin.json declares the proxy route that injects the API key', () => {
   expect(pluginJson.routes).toEqual([
     { path: 'sidecar', url: '{{ .JsonData.url }}', headers: [{ name: 'Authorization', content: 'Bearer {{ .SecureJsonData.apiKey }}' }] },
   ]);
-  expect(pluginJson.dependencies.grafanaDependency).toBe('>=12.0.0');
+  expect(pluginJson.dependencies.grafanaDependency).toBe('>=13.0.0');
 });
