@@ -11,11 +11,14 @@
  * Merging follows the resampler's tie rules: `first` keeps the earliest time and, on a tie,
  * what arrived first; `last` keeps the latest time and, on a tie, what arrived last.
  */
-import { bucketTime, makeGrid, type Grid } from '../registry/bucketize';
+import { bucketTime as importedBucketTime, makeGrid, type Grid } from '../registry/bucketize';
 import { DEFAULT_MAX_BUCKETS } from '../registry/resample';
 import type { Reducer } from '../registry/types';
 import { AppError } from '../errors';
 import type { SampleColumns } from '../scada/samples';
+
+/** Bound once: an import called per bucket would go through the CommonJS export getter. */
+const bucketTime = importedBucketTime;
 
 export const SLOT = 9;
 export const SLOT_BYTES = SLOT * 8;

@@ -17,6 +17,7 @@ import { AppError } from '../../../errors';
 import { decodeValue, encodeRaw, encodeValue, fitInteger, isIntegerType, type CodecSpec } from './codec';
 import { parseSimConfig, type Behaviour, type SimConfig, type SimConfigInput, type SimFaults, type SimPoint } from './sim-config';
 import { MAX_READ_REGISTERS, registerCount, type Table } from './types';
+import { mulberry32 } from '../../../../common/prng';
 
 export interface SimStats {
   /** Requests (bit reads count once per bit: ServerTCP asks for coils one by one). */
@@ -353,16 +354,4 @@ function truthy(v: number | boolean | string): boolean {
   if (typeof v === 'boolean') return v;
   if (typeof v === 'string') return v === 'true' || v === '1';
   return Math.abs(v) >= 0.5;
-}
-
-/** Small seeded PRNG, so a random walk repeats run after run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
