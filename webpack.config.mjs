@@ -1,9 +1,15 @@
 // The frontend bundle, as Grafana's create-plugin builds it: dist/module.js is AMD, and
 // Grafana's shared libraries are externals so the plugin uses the running Grafana's copies.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import CopyWebpackPlugin from 'copy-webpack-plugin';
 
 const root = import.meta.dirname;
+const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+function fillPluginJson(text) {
+  return text.replaceAll('%VERSION%', version).replaceAll('%TODAY%', new Date().toISOString().slice(0, 10));
+}
 const EXTERNALS = ['react', 'react-dom', 'react/jsx-runtime', '@grafana/data', '@grafana/runtime', '@grafana/ui', 'rxjs', 'rxjs/operators'];
 
 export default (_env, argv) => {
@@ -45,7 +51,8 @@ export default (_env, argv) => {
     plugins: [
       new CopyWebpackPlugin({
         patterns: [
-          { from: 'plugin.json', to: '.' },
+          // As create-plugin does: the version and build date are filled in at build time.
+          { from: 'plugin.json', to: '.', transform: (content) => fillPluginJson(content.toString()) },
           { from: 'README.md', to: '.' },
           { from: 'src/frontend/img', to: 'img' },
         ],

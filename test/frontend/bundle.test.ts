@@ -16,7 +16,10 @@ import * as jsxRuntime from 'react/jsx-runtime';
 import * as rxjs from 'rxjs';
 import * as rxjsOperators from 'rxjs/operators';
 
+import { pluginJsonProblems } from '../packaging/grafana-plugin-json';
+
 const REPO = path.resolve(__dirname, '../..');
+const packageJson = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
 const DIST = path.join(REPO, 'dist');
 
 beforeAll(() => {
@@ -78,6 +81,10 @@ it('bundles none of the shared libraries and ships plugin.json, README and the l
   expect(code).not.toMatch(/react\.production|__SECRET_INTERNALS|Subscriber\.prototype/);
   const pluginJson = JSON.parse(fs.readFileSync(path.join(DIST, 'plugin.json'), 'utf8'));
   expect(pluginJson.id).toBe('scadalive-scada-datasource');
+  // The build fills in the version and date, and the result is still valid for Grafana.
+  expect(pluginJson.info.version).toBe(packageJson.version);
+  expect(pluginJson.info.updated).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+  expect(pluginJsonProblems(pluginJson)).toEqual([]);
   for (const logo of Object.values(pluginJson.info.logos) as string[]) expect(fs.existsSync(path.join(DIST, logo))).toBe(true);
   expect(fs.existsSync(path.join(DIST, 'README.md'))).toBe(true);
 });
