@@ -55,6 +55,8 @@ export default (_env, argv) => {
           { from: 'plugin.json', to: '.', transform: (content) => fillPluginJson(content.toString()) },
           { from: 'README.md', to: '.' },
           { from: 'src/frontend/img', to: 'img' },
+          // plugin.json's screenshots and the README's pictures, for Grafana's plugin page.
+          { from: 'docs/screenshots', to: 'docs/screenshots' },
         ],
       }),
     ],

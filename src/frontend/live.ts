@@ -47,6 +47,12 @@ export interface WebSocketLiveOptions {
   backoff?: BackoffOptions;
   /** A ping every so often; no message for twice as long closes the socket (then it reconnects). */
   pingMs?: number;
+  /**
+   * How long the socket stays open after its last subscription ends. Grafana re-runs a
+   * panel's query by unsubscribing and subscribing again (every edit, refresh or range
+   * change), so closing at once would cost a new connection each time.
+   */
+  idleCloseMs?: number;
   WebSocketImpl?: WebSocketCtor;
 }
 
@@ -62,6 +68,7 @@ export class WebSocketLive implements LiveClient {
   private readonly subs = new Map<string, WsSub>();
   private attempt = 0;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
+  private idleTimer?: ReturnType<typeof setTimeout>;
   private pingTimer?: ReturnType<typeof setInterval>;
   private lastMessageAt = 0;
   private closed = false;
@@ -80,6 +87,7 @@ export class WebSocketLive implements LiveClient {
     const id = `s${++nextId}`;
     this.subs.set(id, { request, handlers });
     this.closed = false;
+    this.cancelIdleClose();
     if (this.socket?.readyState === 1) this.send({ type: 'subscribe', id, request: request() });
     else this.connect();
     return () => this.unsubscribe(id);
@@ -94,8 +102,23 @@ export class WebSocketLive implements LiveClient {
   private unsubscribe(id: string): void {
     if (!this.subs.delete(id)) return;
     if (this.socket?.readyState === 1) this.send({ type: 'unsubscribe', id });
-    // The last subscriber gone: no socket stays open for nothing.
-    if (this.subs.size === 0) this.teardown();
+    // The last subscriber gone: no socket stays open for nothing, beyond a short linger.
+    if (this.subs.size === 0) {
+      const idleMs = this.options.idleCloseMs ?? 2_000;
+      if (idleMs <= 0) this.teardown();
+      else {
+        this.cancelIdleClose();
+        this.idleTimer = setTimeout(() => {
+          this.idleTimer = undefined;
+          if (this.subs.size === 0) this.teardown();
+        }, idleMs);
+      }
+    }
+  }
+
+  private cancelIdleClose(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
   }
 
   private connect(): void {
@@ -187,6 +210,7 @@ export class WebSocketLive implements LiveClient {
   }
 
   private teardown(): void {
+    this.cancelIdleClose();
     this.stopPing();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;

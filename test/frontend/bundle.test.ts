@@ -86,6 +86,7 @@ it('bundles none of the shared libraries and ships plugin.json, README and the l
   expect(pluginJson.info.updated).toMatch(/^\d{4}-\d{2}-\d{2}$/);
   expect(pluginJsonProblems(pluginJson)).toEqual([]);
   for (const logo of Object.values(pluginJson.info.logos) as string[]) expect(fs.existsSync(path.join(DIST, logo))).toBe(true);
+  for (const shot of pluginJson.info.screenshots as Array<{ path: string }>) expect(fs.existsSync(path.join(DIST, shot.path))).toBe(true);
   expect(fs.existsSync(path.join(DIST, 'README.md'))).toBe(true);
 });
 

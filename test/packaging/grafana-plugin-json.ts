@@ -13,8 +13,7 @@ const DEPENDENCY_ID = /^[0-9a-z]+-([0-9a-z]+-)?(app|panel|datasource|secretsmana
 const UPDATED = /^(\d{4}-\d{2}-\d{2}|%TODAY%)$/;
 // Grafana's pattern is unanchored on its left alternative; this is the same language.
 const VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)|(%VERSION%)$/;
-const GRAFANA_DEPENDENCY =
-  /^(<=|>=|<|>|=|~|\^)?([0-9]+)(\.[0-9x*]+)(\.[0-9x*]+)?(\s(<=|>=|<|=>)?([0-9]+)(\.[0-9x]+)(\.[0-9x]+))?$/;
+const GRAFANA_DEPENDENCY = /^(<=|>=|<|>|=|~|\^)?([0-9]+)(\.[0-9x*]+)(\.[0-9x*]+)?(\s(<=|>=|<|=>)?([0-9]+)(\.[0-9x]+)(\.[0-9x]+))?$/;
 const GRAFANA_VERSION = /^([0-9]+)(\.[0-9x]+)?(\.[0-9x])?$/;
 
 const uri = z.string().url();
