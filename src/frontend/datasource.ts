@@ -120,7 +120,7 @@ export class DataSource extends DataSourceApi<ScadaQuery, ScadaOptions> {
             } else if (result.error) {
               streams.push(of(errorResponse(q.refId, result.error, result.status)));
             } else if (endsAtNow && t.live !== false && q.kind !== 'object' && result.frames.length > 0) {
-              streams.push(this.stream(q, result.frames[0], to - from, request.intervalMs));
+              streams.push(this.stream(q, result.frames[0], to, to - from, request.intervalMs));
             } else {
               const data: DataFrame[] = result.frames.map((f) => dataFrameFromJSON(f as DataFrameJSON));
               streams.push(of({ data, key: q.refId, state: LoadingState.Done }));
@@ -138,9 +138,21 @@ export class DataSource extends DataSourceApi<ScadaQuery, ScadaOptions> {
 
   /**
    * History frame, then live appends, in one StreamingDataFrame (key = refId) that keeps the
-   * panel's window. Resumes after the last row it holds, so reconnects neither repeat nor skip.
+   * panel's window. Resumes after the last complete row it holds, so reconnects neither
+   * repeat nor skip.
+   *
+   * History's last rows may be buckets still open at `historyTo` (a 'last' or 'count' of
+   * part of a bucket, or null if no sample had come yet). They are shown, but provisional:
+   * the live stream is asked for everything after the last closed bucket, and the
+   * provisional rows give way to the closed buckets when those arrive.
    */
-  private stream(q: SidecarQuery, history: FrameJSON, windowMs: number, fallbackIntervalMs: number): Observable<DataQueryResponse> {
+  private stream(
+    q: SidecarQuery,
+    history: FrameJSON,
+    historyTo: number,
+    windowMs: number,
+    fallbackIntervalMs: number,
+  ): Observable<DataQueryResponse> {
     return new Observable<DataQueryResponse>((subscriber) => {
       const custom = (history.schema?.meta as { custom?: { intervalMs?: number } } | undefined)?.custom;
       const intervalMs = Math.max(
@@ -153,10 +165,24 @@ export class DataSource extends DataSourceApi<ScadaQuery, ScadaOptions> {
       const key = q.refId;
       let connectionError: DataQueryError | undefined;
 
+      const times = (): number[] => (frame.fields[0]?.values ?? []) as number[];
+      // Rows at the end whose bucket had not closed when history was read.
+      let provisional = 0;
+      for (let t = times(), n = t.length; provisional < n && t[n - 1 - provisional] + intervalMs > historyTo;) provisional++;
+      const firstProvisional = provisional > 0 ? times()[times().length - provisional] : undefined;
+
+      /** The time of the last row that is final: live rows after it are what the frame lacks. */
       const lastTime = (): number | undefined => {
-        const values = frame.fields[0]?.values;
-        const n = values?.length ?? 0;
-        return n > 0 ? (values[n - 1] as number) : undefined;
+        const t = times();
+        const n = t.length - provisional;
+        if (n > 0) return t[n - 1];
+        // Only provisional rows: ask for everything from the first of them.
+        return firstProvisional !== undefined ? firstProvisional - 1 : undefined;
+      };
+      const dropProvisional = () => {
+        for (const field of frame.fields) (field.values as unknown[]).length -= provisional;
+        frame.length -= provisional;
+        provisional = 0;
       };
       const emit = () => {
         subscriber.next({
@@ -183,6 +209,7 @@ export class DataSource extends DataSourceApi<ScadaQuery, ScadaOptions> {
         onFrame: (f) => {
           const trimmed = dropRowsUpTo(f, lastTime());
           if (!trimmed) return;
+          if (provisional > 0 && (trimmed.data?.values[0]?.length ?? 0) > 0) dropProvisional();
           frame.push(trimmed as DataFrameJSON);
           emit();
         },

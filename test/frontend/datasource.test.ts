@@ -155,6 +155,35 @@ describe.each(['websocket', 'http'] as const)('live over %s', (transport) => {
   }, 30_000);
 });
 
+it('a bucket still open when history was read gives way to the closed bucket from live', async () => {
+  const ds = makeDs();
+  // Start a few hundred ms into a second, so history's last 1 s bucket is surely part-filled.
+  while (Date.now() % 1000 < 250 || Date.now() % 1000 > 600) await new Promise((r) => setTimeout(r, 10));
+  const now = Date.now();
+  const open = Math.floor(now / 1000) * 1000;
+  const { responses, errors, sub } = run(
+    ds,
+    makeRequest([{ channels: ['sine'], reducer: 'count', resampling: 1000, live: true }], now - 10_000, now, 'now', 1000),
+  );
+  await waitUntil(() => responses.length > 0, 8000, 'first response');
+  const frame = responses[0].data[0] as StreamingDataFrame;
+  const count = () => frame.fields[1].values as number[];
+  // The fast simulator samples every 50 ms: a closed 1 s bucket counts 20, the open one fewer.
+  expect(timesOf(frame).at(-1)).toBe(open);
+  expect(count().at(-1)).toBeLessThan(20);
+  await waitUntil(() => timesOf(frame).at(-1)! >= open + 2000, 8000, 'the open bucket closed, and the next');
+  const times = timesOf(frame);
+  expect(count()[times.indexOf(open)]).toBe(20);
+  expect(
+    count()
+      .slice(0, -1)
+      .every((c) => c === 20),
+  ).toBe(true);
+  expectContiguous(times, 1000);
+  expect(errors).toEqual([]);
+  sub.unsubscribe();
+});
+
 it('a refused live subscription errors the panel', async () => {
   const ds = makeDs();
   const now = Date.now();
