@@ -69,6 +69,8 @@ describe('query handler', () => {
     const frame = parse(answer.body.results.A.frames[0]);
     expect(frame.length).toBeLessThanOrEqual(7);
     expect(frame.meta?.custom?.intervalMs).toBe(10_000);
+    // No legend: the channel's name, not Grafana's default of name plus every label.
+    expect(frame.fields[1].config.displayNameFromDS).toBe('sine');
     for (const [f, t2, i, m] of [
       [0, 3_600_000, 1000, 1000],
       [123, 86_400_000 + 123, 20, 1500],

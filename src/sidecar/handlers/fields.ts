@@ -65,7 +65,9 @@ export function fieldSpec(instance: string, channel: Channel, legend?: string): 
     name: channel.name,
     config: {
       ...(unit ? { unit } : {}),
-      ...(legend ? { displayNameFromDS: applyLegend(legend, instance, channel) } : {}),
+      // Without a legend, the channel's name: Grafana's default (name plus every label) buries
+      // it in `{device=…, instance=…, item=…, term=…}`. Labels stay for overrides and the template.
+      displayNameFromDS: legend ? applyLegend(legend, instance, channel) : channel.name,
       ...(typeof channel.description === 'string' ? { description: channel.description } : {}),
     },
     labels: { instance, ...(channel.labels ?? {}) },

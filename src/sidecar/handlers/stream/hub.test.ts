@@ -511,7 +511,7 @@ describe('StreamHub', () => {
     const req = { instance: 'ramp', channels: ['ramp', 'ramp2'], intervalMs: I, backfillMs: 5 * I };
     const c = new Client();
     const s = await subscribe(h, c, req);
-    expect(c.frames[0].schema?.fields[1].config).toEqual({ unit: 'percent' });
+    expect(c.frames[0].schema?.fields[1].config).toEqual({ unit: 'percent', displayNameFromDS: 'ramp' });
     await waitFor(() => c.appends >= 2, 'polled appends');
 
     rampFailing = true;
