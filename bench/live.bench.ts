@@ -4,7 +4,8 @@
  * the moment a bucket's data is complete (its end) to the client, and the sidecar's RSS.
  * Targets: p99 ≤ 20 ms and RSS ≤ 300 MB at 1,000 subscribers.
  */
-import WebSocket from 'ws';
+import { measureFanoutFloor } from './fanout-floor';
+import { connectLean, type LeanSocket } from './lean-ws-client';
 import { BENCH_KEY, startSidecarProcess } from './sidecar-process';
 import { mib, printTable } from './util';
 
@@ -15,8 +16,20 @@ const INTERVAL = 100; // 10 Hz
 const MEASURE_MS = 10_000;
 
 function config(): string {
-  const channels = Array.from({ length: CHANNELS }, (_, i) => `      - { name: ch${i}, signal: sine, period: ${10_000 + i * 100}, amplitude: 10, offset: ${i} }`);
-  return ['instances:', '  - id: fan', '    plugin: simulator', '    params:', `      sampleIntervalMs: ${INTERVAL}`, '      channels:', ...channels.map((c) => `  ${c}`), ''].join('\n');
+  const channels = Array.from(
+    { length: CHANNELS },
+    (_, i) => `      - { name: ch${i}, signal: sine, period: ${10_000 + i * 100}, amplitude: 10, offset: ${i} }`,
+  );
+  return [
+    'instances:',
+    '  - id: fan',
+    '    plugin: simulator',
+    '    params:',
+    `      sampleIntervalMs: ${INTERVAL}`,
+    '      channels:',
+    ...channels.map((c) => `  ${c}`),
+    '',
+  ].join('\n');
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -25,39 +38,52 @@ function percentile(sorted: number[], p: number): number {
 
 export async function runLiveBench(): Promise<boolean> {
   const sidecar = await startSidecarProcess(config());
-  const sockets: WebSocket[] = [];
+  const sockets: LeanSocket[] = [];
   const latencies: number[] = [];
   let messages = 0;
   let measuring = false;
+  let stopped = false;
+  const VALUES = Buffer.from('"values":[[');
+  const SCHEMA = Buffer.from('"schema"');
   try {
     const wsUrl = sidecar.url.replace(/^http/, 'ws') + '/api/live';
     await Promise.all(
-      Array.from({ length: SUBSCRIBERS }, (_, i) =>
-        new Promise<void>((resolve, reject) => {
-          const ws = new WebSocket(wsUrl, { headers: { Authorization: `Bearer ${BENCH_KEY}` } });
-          sockets.push(ws);
-          ws.on('error', reject);
-          ws.on('open', () => {
-            const g = i % GROUPS;
-            const channels = Array.from({ length: CHANNELS / GROUPS }, (_, c) => `ch${g * (CHANNELS / GROUPS) + c}`);
-            ws.send(JSON.stringify({ type: 'subscribe', id: 's', request: { instance: 'fan', channels, intervalMs: INTERVAL, backfillMs: 0 } }));
-          });
-          ws.on('message', (data: Buffer) => {
-            // Take the receive time first; the load generator shares the 2 cores with the
-            // sidecar, so it reads a data-only append's times without parsing the whole frame.
-            const now = Date.now();
-            if (!measuring) {
-              if (data.includes('"subscribed"')) resolve();
-              return;
-            }
-            const text = data.toString();
-            if (!text.startsWith('{"type":"frame"') || text.includes('"schema"')) return;
-            const at = text.indexOf('"values":[[');
-            const times = JSON.parse(text.slice(at + 10, text.indexOf(']', at) + 1)) as number[];
-            messages++;
-            for (const t of times) latencies.push(now - (t + INTERVAL));
-          });
-        }),
+      Array.from(
+        { length: SUBSCRIBERS },
+        (_, i) =>
+          new Promise<void>((resolve, reject) => {
+            let subscribed = false;
+            connectLean(
+              wsUrl,
+              { Authorization: `Bearer ${BENCH_KEY}` },
+              {
+                onMessage: (data, now) => {
+                  if (!subscribed) {
+                    if (data.includes('"subscribed"')) {
+                      subscribed = true;
+                      resolve();
+                    }
+                    return;
+                  }
+                  // Data-only appends: read their row times straight from the bytes.
+                  if (!measuring || data.includes(SCHEMA)) return;
+                  const at = data.indexOf(VALUES);
+                  if (at < 0) return;
+                  const times = JSON.parse(data.toString('latin1', at + 10, data.indexOf(0x5d, at + 11) + 1)) as number[];
+                  messages++;
+                  for (const t of times) latencies.push(now - (t + INTERVAL));
+                },
+                onError: reject,
+              },
+            ).then((ws) => {
+              sockets.push(ws);
+              const g = i % GROUPS;
+              const channels = Array.from({ length: CHANNELS / GROUPS }, (_, c) => `ch${g * (CHANNELS / GROUPS) + c}`);
+              ws.send(
+                JSON.stringify({ type: 'subscribe', id: 's', request: { instance: 'fan', channels, intervalMs: INTERVAL, backfillMs: 0 } }),
+              );
+            }, reject);
+          }),
       ),
     );
     await new Promise((r) => setTimeout(r, 2000)); // pipelines warm, backfills done
@@ -71,20 +97,32 @@ export async function runLiveBench(): Promise<boolean> {
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
     const ok = p99 <= 20 && rss.peak <= 300 * 1048576 && latencies.length > 0;
+    for (const ws of sockets) ws.close();
+    await sidecar.stop();
+    stopped = true;
+    // The same fan-out with plain TCP and no application: the machine's own floor.
+    const floor = await measureFanoutFloor({ sockets: SUBSCRIBERS, intervalMs: INTERVAL, seconds: MEASURE_MS / 1000, messageBytes: 256 });
     printTable(
       `Live fan-out: ${SUBSCRIBERS} WebSocket subscribers, ${CHANNELS} channels at ${1000 / INTERVAL} Hz (${GROUPS} shared queries), ${seconds.toFixed(0)} s`,
       ['figure', 'value', 'target'],
       [
-        ['messages delivered', `${Math.round(messages / seconds)} /s (${Math.round((messages * CHANNELS) / GROUPS / seconds)} values/s)`, ''],
+        [
+          'messages delivered',
+          `${Math.round(messages / seconds)} /s (${Math.round((messages * CHANNELS) / GROUPS / seconds)} values/s)`,
+          '',
+        ],
         ['latency p50 (bucket complete → client)', `${p50.toFixed(1)} ms`, ''],
         ['latency p99', `${p99.toFixed(1)} ms`, '≤ 20 ms'],
+        ['floor: plain TCP, same fan-out, no sidecar, p50 / p99', `${floor.p50.toFixed(1)} / ${floor.p99.toFixed(1)} ms`, ''],
         ['sidecar RSS now / peak', `${mib(rss.now)} / ${mib(rss.peak)}`, '≤ 300 MiB'],
       ],
     );
     console.log(ok ? 'live fan-out: targets met' : 'live fan-out: target MISSED');
     return ok;
   } finally {
-    for (const ws of sockets) ws.terminate();
-    await sidecar.stop();
+    if (!stopped) {
+      for (const ws of sockets) ws.close();
+      await sidecar.stop();
+    }
   }
 }

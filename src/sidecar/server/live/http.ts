@@ -12,6 +12,8 @@ import { AppError } from '../../errors';
 import type { ServerMetrics } from '../metrics';
 import type { LiveHub, LiveSubscription } from './hub';
 import { frameMessage, message, type ServerMessage } from './protocol';
+
+const NEWLINE = Buffer.from('\n');
 import { SendQueue } from './send-queue';
 
 export interface HttpLiveOptions {
@@ -98,6 +100,7 @@ export class HttpLive {
 
     let ended = false;
     let lastWrite = Date.now();
+    const framesSent = metrics.framesSent.labels('http');
     const queue = new SendQueue(
       {
         get bufferedAmount() {
@@ -105,14 +108,14 @@ export class HttpLive {
         },
         send: (data, done) => {
           if (res.destroyed || res.writableEnded) return void process.nextTick(done);
-          res.write(data + '\n', (err) => done(err ?? undefined));
+          res.write(typeof data === 'string' ? data + '\n' : Buffer.concat([data, NEWLINE]), (err) => done(err ?? undefined));
         },
       },
       {
         maxQueued: limits.socketQueueFrames,
         highWaterBytes: Math.max(1024 * 1024, limits.messageBytes * 4),
         onSent: (e) => {
-          if (e.frame) metrics.framesSent.inc({ transport: 'http' });
+          if (e.frame) framesSent.inc();
         },
         onDrop: () => onDrop(),
         onOverflow: () => stream.end('client too slow: send queue overflow'),
@@ -136,7 +139,10 @@ export class HttpLive {
           const n = dropped;
           dropped = 0;
           noticeQueued = false;
-          return message({ type: 'notice', message: `client too slow: dropped ${n} frame${n === 1 ? '' : 's'} (rows are missing; reconnect with since = the last time received to fill the gap)` });
+          return message({
+            type: 'notice',
+            message: `client too slow: dropped ${n} frame${n === 1 ? '' : 's'} (rows are missing; reconnect with since = the last time received to fill the gap)`,
+          });
         },
       });
     };

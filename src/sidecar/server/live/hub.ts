@@ -23,7 +23,11 @@ export interface LiveHub {
    * reports upstream problems once live: `fatal` ends the subscription (the client may
    * resubscribe with `since`); otherwise the stream goes on.
    */
-  subscribe(request: unknown, send: (frame: FrameJSON) => void, onError: (err: AppError, fatal: boolean) => void): Promise<LiveSubscription>;
+  subscribe(
+    request: unknown,
+    send: (frame: FrameJSON) => void,
+    onError: (err: AppError, fatal: boolean) => void,
+  ): Promise<LiveSubscription>;
   stats(): LiveHubStats;
   close(): void | Promise<void>;
 }

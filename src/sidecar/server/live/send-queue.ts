@@ -13,13 +13,13 @@
 export interface Sink {
   /** Bytes accepted by the transport but not yet written to the network. */
   readonly bufferedAmount: number;
-  /** Sends one message; `done` fires when it was written (or failed). */
-  send(data: string, done: (err?: Error) => void): void;
+  /** Sends one message; `done` fires when it was written (or failed), exactly once. */
+  send(data: string | Buffer, done: (err?: Error) => void): void;
 }
 
 export interface QueueEntry<T = unknown> {
   /** The message, or a function producing it when it is sent (e.g. a notice with counts). */
-  data: string | (() => string);
+  data: string | Buffer | (() => string | Buffer);
   /** Data-only frame appends may be dropped for a slow client; nothing else may. */
   droppable: boolean;
   /** What the entry belongs to (a subscription), for dropping and purging. */
@@ -91,19 +91,18 @@ export class SendQueue<T = unknown> {
     this.retry = undefined;
   }
 
+  /** One completion callback for every send: no closure per message on the fan-out path. */
+  private readonly sent = (): void => {
+    this.inFlight--;
+    this.pump();
+  };
+
   private pump(): void {
     while (!this.closed && this.entries.length > 0 && this.inFlight < this.maxInFlight && this.sink.bufferedAmount < this.highWater) {
       const entry = this.entries.shift()!;
       const data = typeof entry.data === 'function' ? entry.data() : entry.data;
       this.inFlight++;
-      let done = false;
-      this.sink.send(data, () => {
-        // Guard: a transport must not call back twice, but a double call must not skew the count.
-        if (done) return;
-        done = true;
-        this.inFlight--;
-        this.pump();
-      });
+      this.sink.send(data, this.sent);
       this.options.onSent?.(entry);
     }
     // Bytes buffered by something other than our sends (e.g. a ws ping): nobody will call us back.

@@ -11,8 +11,11 @@ import type { Limits } from '../../config';
 import { AppError, toAppError } from '../../errors';
 import type { ServerMetrics } from '../metrics';
 import type { LiveHub, LiveSubscription } from './hub';
-import { frameMessage, idOf, message, parseClientMessage, type ServerMessage } from './protocol';
+import { frameMessageBytes, idOf, message, parseClientMessage, type ServerMessage } from './protocol';
 import { SendQueue, type QueueEntry } from './send-queue';
+
+/** Buffers are sent as text frames too: they hold JSON. One object, not one per send. */
+const AS_TEXT = { binary: false } as const;
 
 export interface WebSocketLiveOptions {
   hub: LiveHub;
@@ -105,19 +108,20 @@ class Connection {
     private readonly onGone: () => void,
   ) {
     const { metrics, limits } = options;
+    const framesSent = metrics.framesSent.labels('ws');
     this.queue = new SendQueue<Sub>(
       {
         get bufferedAmount() {
           return socket.bufferedAmount;
         },
-        send: (data, done) => socket.send(data, done),
+        send: (data, done) => socket.send(data, AS_TEXT, done),
       },
       {
         maxQueued: limits.socketQueueFrames,
         // A backlog this size is a client that cannot keep up; keep memory bounded.
         highWaterBytes: Math.max(1024 * 1024, limits.messageBytes * 4),
         onSent: (e) => {
-          if (e.frame) metrics.framesSent.inc({ transport: 'ws' });
+          if (e.frame) framesSent.inc();
         },
         onDrop: (e) => this.dropped(e),
         onOverflow: () => {
@@ -215,12 +219,26 @@ class Connection {
 
   private async subscribe(id: string, request: unknown): Promise<void> {
     if (this.subs.has(id)) {
-      this.sendError(id, new AppError('BAD_REQUEST', `subscription id "${id}" is already in use on this connection; unsubscribe it first or pick another id`, 'id'));
+      this.sendError(
+        id,
+        new AppError(
+          'BAD_REQUEST',
+          `subscription id "${id}" is already in use on this connection; unsubscribe it first or pick another id`,
+          'id',
+        ),
+      );
       return;
     }
     const max = this.options.limits.subscriptionsPerSocket;
     if (this.subs.size >= max) {
-      this.sendError(id, new AppError('LIMIT_EXCEEDED', `too many subscriptions: at most ${max} per connection (server.limits.subscriptionsPerSocket)`, 'id'));
+      this.sendError(
+        id,
+        new AppError(
+          'LIMIT_EXCEEDED',
+          `too many subscriptions: at most ${max} per connection (server.limits.subscriptionsPerSocket)`,
+          'id',
+        ),
+      );
       return;
     }
     const sub: Sub = { id, ready: false, closed: false, early: [], earlyNotices: [], dropped: 0, noticeQueued: false };
@@ -294,8 +312,8 @@ class Connection {
   }
 
   private enqueueFrame(sub: Sub, frame: FrameJSON): void {
-    // Serialized lazily (and once per frame object for all subscribers, see frameMessage).
-    this.queue.push({ data: () => frameMessage(sub.id, frame), droppable: frame.schema === undefined, tag: sub, frame: true });
+    // Encoded once per frame object and id for all subscribers (see frameMessageBytes).
+    this.queue.push({ data: frameMessageBytes(sub.id, frame), droppable: frame.schema === undefined, tag: sub, frame: true });
   }
 
   private dropped(entry: QueueEntry<Sub>): void {
@@ -376,7 +394,10 @@ class Connection {
     const e = toAppError(err);
     if (e.code === 'INTERNAL') this.log.error({ err }, 'live request failed');
     // An unexpected error's text may carry internals; the log has it.
-    const body = e.code === 'INTERNAL' && !(err instanceof AppError) ? { error: { code: e.code, message: 'internal error; see the sidecar log' } } : e.toJSON();
+    const body =
+      e.code === 'INTERNAL' && !(err instanceof AppError)
+        ? { error: { code: e.code, message: 'internal error; see the sidecar log' } }
+        : e.toJSON();
     this.send({ type: 'error', ...(id !== undefined ? { id } : {}), ...body });
   }
 }
