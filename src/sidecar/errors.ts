@@ -20,6 +20,11 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
+  | 'CONFLICT'
+  /** A device answered, but not with what was asked: a malformed reply or a failure of its own. */
+  | 'DEVICE_ERROR'
+  /** A device did not answer in time. */
+  | 'DEVICE_TIMEOUT'
   | 'INTERNAL';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -39,6 +44,9 @@ const STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  CONFLICT: 409,
+  DEVICE_ERROR: 502,
+  DEVICE_TIMEOUT: 504,
   INTERNAL: 500,
 };
 

@@ -120,6 +120,37 @@ describe('write and read on demand', () => {
     expect(sim.get(1, 'fixed')).toBe(9);
   });
 
+  it.each<[string, number, number, string]>([
+    ['a failure of the device itself', 4, 502, 'DEVICE_ERROR'],
+    ['a gateway that cannot reach its target', 11, 502, 'DEVICE_ERROR'],
+    ['a busy device (try again)', 6, 503, 'NOT_READY'],
+    ['an illegal value', 3, 400, 'BAD_REQUEST'],
+  ])('a write the device answers with %s (exception %i) is a %i %s', async (_what, exception, status, code) => {
+    await sim.setFault({ exceptions: [{ from: 1, to: 1, code: exception }] });
+    try {
+      await expect(poller.write('mode', 1)).rejects.toMatchObject({
+        status,
+        code,
+        message: expect.stringContaining(`exception ${exception}`),
+      });
+    } finally {
+      await sim.setFault({});
+    }
+  });
+
+  it('a write the device does not answer in time is a 504 that says the write may have happened', async () => {
+    await sim.setFault({ silentUnits: [1] });
+    try {
+      await expect(poller.write('mode', 2)).rejects.toMatchObject({
+        status: 504,
+        code: 'DEVICE_TIMEOUT',
+        message: expect.stringContaining('may or may not have happened'),
+      });
+    } finally {
+      await sim.setFault({});
+    }
+  });
+
   it('read() reads configured points now, and ad-hoc point definitions', async () => {
     sim.set(1, 'mode', 42);
     const readings = await poller.read(['mode', 'inp', { id: 'adhoc', unitId: 1, table: 'holding', address: 20, dataType: 'uint16' }]);

@@ -456,7 +456,7 @@ describe('concurrency', () => {
     expect(await service.listItems()).toHaveLength(20);
   });
 
-  test('gives up with NOT_READY when the model keeps changing', async () => {
+  test('gives up with a 409 CONFLICT when the model keeps changing', async () => {
     // A store whose revision always looks stale, as if another writer always got in first.
     const racing = new Proxy(store, {
       get(target, prop, receiver) {
@@ -466,7 +466,7 @@ describe('concurrency', () => {
       },
     });
     const before = await modelState(store);
-    await expectError(makeService(racing, { maxAttempts: 3 }).createItem(ITEM), 'NOT_READY', undefined);
+    await expectError(makeService(racing, { maxAttempts: 3 }).createItem(ITEM), 'CONFLICT', undefined);
     expect(await modelState(store)).toEqual(before);
   });
 });

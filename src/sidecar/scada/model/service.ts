@@ -422,7 +422,7 @@ export class ModelService {
         const w = await this.store.writeObjects(ops, { publish: true, ifRevision: revision });
         if (w.ok) return result;
         if (attempt >= this.maxAttempts)
-          throw new AppError('NOT_READY', `the model kept changing under this write (${attempt} attempts); try again`);
+          throw new AppError('CONFLICT', `the model kept changing under this write (${attempt} attempts); try again`);
         this.logger.debug({ attempt, revision, now: w.revision }, 'model changed concurrently; redoing the write');
       }
     };

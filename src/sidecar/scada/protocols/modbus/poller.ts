@@ -529,17 +529,29 @@ function checkFunction(p: ModbusPointConfig, fc: number): void {
   if (!ok) throw new AppError('BAD_REQUEST', `function code ${fc} cannot write ${p.dataType} point ${p.id}`, 'functionCode');
 }
 
+/**
+ * A failed write, as HTTP would put it: the caller's fault (400) only when the device
+ * rejected the request itself (illegal function, address or value); the device's or a
+ * gateway's own failure is 502, busy is 503 (try again), no answer is 504.
+ */
 function writeError(id: string, err: ModbusRequestError): AppError {
   if (err instanceof AppError) return err;
   const what = `write to ${id}`;
   switch (err.kind) {
-    case 'exception':
-      return new AppError('BAD_REQUEST', `device refused ${what}: ${err.message}`);
+    case 'exception': {
+      const code = err.exceptionCode ?? 0;
+      const text = `device refused ${what}: ${err.message}`;
+      if (code >= 1 && code <= 3) return new AppError('BAD_REQUEST', text);
+      if (code === 5 || code === 6) return new AppError('NOT_READY', `${text}; try again`);
+      return new AppError('DEVICE_ERROR', text);
+    }
     case 'protocol':
       return new AppError(
-        'INTERNAL',
+        'DEVICE_ERROR',
         `device answered ${what} with a malformed response (${err.message}); the write may or may not have happened`,
       );
+    case 'timeout':
+      return new AppError('DEVICE_TIMEOUT', `${what} got no answer: ${err.message}; the write may or may not have happened`);
     default:
       return new AppError('NOT_READY', `${what} failed: ${err.message}`);
   }
