@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { READ_KEY, REPO } from '../server/harness';
 import { PROXY_PREFIX, startBrowserHarness, type BrowserHarness } from './harness-server';
+import type { HarnessReport } from './report';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = process.env.UPDATE_SCREENSHOTS
@@ -19,19 +20,7 @@ const SHOTS = process.env.UPDATE_SCREENSHOTS
 /** Assets the Grafana app serves itself (its fonts, its spinner); @grafana/ui does not ship them. */
 const GRAFANA_APP_ASSET = /\/public\/fonts\/|\/icons\/unicons\/spinner\.svg$/;
 
-interface Report {
-  ready: boolean;
-  loadError?: string;
-  state: string;
-  rows: number;
-  emissions: number;
-  fields: string[];
-  lastTime: number | null;
-  lastValues: Array<number | null>;
-  ascending: boolean;
-  errors: string[];
-  health?: { status: string; message: string };
-}
+type Report = HarnessReport;
 
 let harness: BrowserHarness;
 let browser: Browser;

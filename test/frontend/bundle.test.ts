@@ -8,15 +8,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grafanaData from '@grafana/data';
-import * as grafanaRuntime from '@grafana/runtime';
-import * as grafanaUi from '@grafana/ui';
-import * as React from 'react';
-import * as ReactDOM from 'react-dom';
-import * as jsxRuntime from 'react/jsx-runtime';
-import * as rxjs from 'rxjs';
-import * as rxjsOperators from 'rxjs/operators';
-
 import { pluginJsonProblems } from '../packaging/grafana-plugin-json';
+import { GRAFANA_SHARED_MODULES } from './shared-modules';
 
 const REPO = path.resolve(__dirname, '../..');
 const packageJson = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
@@ -33,17 +26,7 @@ beforeAll(() => {
   );
 }, 60_000);
 
-/** The modules Grafana shares with plugins, as the real packages. */
-const SHARED: Record<string, unknown> = {
-  react: React,
-  'react-dom': ReactDOM,
-  'react/jsx-runtime': jsxRuntime,
-  '@grafana/data': grafanaData,
-  '@grafana/runtime': grafanaRuntime,
-  '@grafana/ui': grafanaUi,
-  rxjs,
-  'rxjs/operators': rxjsOperators,
-};
+const SHARED = GRAFANA_SHARED_MODULES;
 
 function loadAmd(file: string): Record<string, unknown> {
   let exported: Record<string, unknown> | undefined;

@@ -8,15 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import type { ScopedVars } from '@grafana/data';
-import {
-  setBackendSrv,
-  setTemplateSrv,
-  type BackendSrv,
-  type BackendSrvRequest,
-  type FetchResponse,
-  type TemplateSrv,
-} from '@grafana/runtime';
+import { setBackendSrv, type BackendSrv, type BackendSrvRequest, type FetchResponse } from '@grafana/runtime';
 import { Observable } from 'rxjs';
 
 const REPO = path.resolve(__dirname, '../..');
@@ -123,28 +115,7 @@ export function installBackendSrv(): void {
   setBackendSrv(srv as BackendSrv);
 }
 
-/** Dashboard variables: name → value(s). `$name` and `${name}` are replaced, formats applied. */
-export function installTemplateSrv(variables: Record<string, string | string[]>): void {
-  const srv: Partial<TemplateSrv> = {
-    getVariables: () => [],
-    containsTemplate: (t?: string) => !!t && /\$\w+|\$\{\w+\}/.test(t),
-    updateTimeRange: () => undefined,
-    replace(target?: string, scopedVars?: ScopedVars, format?: string | ((v: string | string[]) => string)): string {
-      if (!target) return '';
-      return target.replace(/\$(\w+)|\$\{(\w+)\}/g, (m, a?: string, b?: string) => {
-        const name = (a ?? b)!;
-        const scoped = scopedVars?.[name]?.value as string | string[] | undefined;
-        const value = scoped ?? variables[name];
-        if (value === undefined) return m;
-        if (typeof format === 'function') return format(value);
-        if (format === 'csv' || format === undefined)
-          return Array.isArray(value) ? (value.length > 1 ? `{${value.join(',')}}` : value.join(',')) : value;
-        return Array.isArray(value) ? value.join(',') : value;
-      });
-    },
-  };
-  setTemplateSrv(srv as TemplateSrv);
-}
+export { installTemplateSrv } from './template-srv';
 
 export interface ProxiedSidecar {
   proxyUrl: string;

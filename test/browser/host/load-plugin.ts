@@ -6,7 +6,7 @@
 type Factory = (...deps: unknown[]) => Record<string, unknown> | void;
 type Define = ((deps: string[], factory: Factory) => void) & { amd: object };
 
-export function loadPlugin(src: string, shared: Record<string, unknown>): Promise<Record<string, unknown>> {
+export function loadPlugin(src: string, shared: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const w = window as unknown as { define?: Define };
     const define = ((deps: string[], factory: Factory) => {

@@ -6,7 +6,6 @@
  * result in Grafana's time series graph. `window.harness` reports what the page saw, for
  * the Playwright test.
  */
-import * as grafanaData from '@grafana/data';
 import {
   createTheme,
   ThemeContext,
@@ -16,19 +15,16 @@ import {
   type DataSourceSettings,
   type TestDataSourceResponse,
 } from '@grafana/data';
-import * as grafanaRuntime from '@grafana/runtime';
-import * as grafanaUi from '@grafana/ui';
 import { Button, GlobalStyles } from '@grafana/ui';
 import * as React from 'react';
 import { useMemo, useState } from 'react';
-import * as ReactDOM from 'react-dom';
 import { createRoot } from 'react-dom/client';
-import * as jsxRuntime from 'react/jsx-runtime';
-import * as rxjs from 'rxjs';
-import * as rxjsOperators from 'rxjs/operators';
 import type { DataSource } from '../../../src/frontend/datasource';
 import type { ScadaOptions, ScadaQuery, ScadaSecureOptions } from '../../../src/frontend/types';
-import { installBackendSrv, installTemplateSrv } from './grafana-services';
+import { GRAFANA_SHARED_MODULES } from '../../frontend/shared-modules';
+import { installTemplateSrv } from '../../frontend/template-srv';
+import type { HarnessReport } from '../report';
+import { installBackendSrv } from './backend-srv';
 import { LiveChart } from './LiveChart';
 import { loadPlugin } from './load-plugin';
 import { usePanelData } from './use-panel-data';
@@ -45,27 +41,10 @@ interface HarnessConfig {
   rangeMinutes: number;
 }
 
-/** What the test reads. */
-interface HarnessReport {
-  ready: boolean;
-  state: string;
-  rows: number;
-  emissions: number;
-  fields: string[];
-  lastTime: number | null;
-  /** The last row's values, one per field after time. */
-  lastValues: Array<number | null>;
-  /** Times strictly increase across the whole frame: no duplicate or reordered rows. */
-  ascending: boolean;
-  errors: string[];
-  health?: TestDataSourceResponse;
-  loadError?: string;
-}
-
 declare global {
   interface Window {
     harnessConfig: HarnessConfig;
-    harness: HarnessReport;
+    harness: HarnessReport & { health?: TestDataSourceResponse };
   }
 }
 
@@ -73,7 +52,7 @@ const MAX_DATA_POINTS = 300;
 
 type Plugin = DataSourcePlugin<DataSource, ScadaQuery, ScadaOptions, ScadaSecureOptions>;
 
-function report(patch: Partial<HarnessReport>): void {
+function report(patch: Partial<Window['harness']>): void {
   Object.assign(window.harness, patch);
 }
 
@@ -219,16 +198,7 @@ async function main(): Promise<void> {
   const theme = createTheme({ colors: { mode: 'dark' } });
   const root = createRoot(document.getElementById('root')!);
   try {
-    const exports = await loadPlugin(`public/plugins/${config.pluginId}/module.js`, {
-      react: React,
-      'react-dom': ReactDOM,
-      'react/jsx-runtime': jsxRuntime,
-      '@grafana/data': grafanaData,
-      '@grafana/runtime': grafanaRuntime,
-      '@grafana/ui': grafanaUi,
-      rxjs,
-      'rxjs/operators': rxjsOperators,
-    });
+    const exports = await loadPlugin(`public/plugins/${config.pluginId}/module.js`, GRAFANA_SHARED_MODULES);
     const plugin = exports.plugin as Plugin;
     root.render(
       <ThemeContext.Provider value={theme}>

@@ -1,17 +1,8 @@
 /**
- * What Grafana gives a data source at run time, in the browser: a BackendSrv over `fetch`
- * (as Grafana's own is), failing the way Grafana's does (`{status, data}`), with `chunked`
- * streaming the response body; and a TemplateSrv with `$name` / `${name}` interpolation.
+ * Grafana's BackendSrv in the browser: over `fetch` (as Grafana's own is), failing the way
+ * Grafana's does (`{status, data}`), with `chunked` streaming the response body.
  */
-import type { ScopedVars } from '@grafana/data';
-import {
-  setBackendSrv,
-  setTemplateSrv,
-  type BackendSrv,
-  type BackendSrvRequest,
-  type FetchResponse,
-  type TemplateSrv,
-} from '@grafana/runtime';
+import { setBackendSrv, type BackendSrv, type BackendSrvRequest, type FetchResponse } from '@grafana/runtime';
 import { Observable } from 'rxjs';
 
 function toRequest(options: BackendSrvRequest): { url: string; init: RequestInit } {
@@ -97,23 +88,4 @@ export function installBackendSrv(): void {
       new Promise<T>((resolve, reject) => fetchObservable<T>({ url, params }).subscribe({ next: (r) => resolve(r.data), error: reject })),
   };
   setBackendSrv(srv as BackendSrv);
-}
-
-export function installTemplateSrv(variables: Record<string, string | string[]>): void {
-  const srv: Partial<TemplateSrv> = {
-    getVariables: () => [],
-    containsTemplate: (t?: string) => !!t && /\$\w+|\$\{\w+\}/.test(t),
-    updateTimeRange: () => undefined,
-    replace(target?: string, scopedVars?: ScopedVars, format?: string | ((v: string | string[]) => string)): string {
-      if (!target) return '';
-      return target.replace(/\$(\w+)|\$\{(\w+)\}/g, (m, a?: string, b?: string) => {
-        const name = (a ?? b)!;
-        const value = (scopedVars?.[name]?.value as string | string[] | undefined) ?? variables[name];
-        if (value === undefined) return m;
-        if (typeof format === 'function') return format(value);
-        return Array.isArray(value) ? value.join(',') : value;
-      });
-    },
-  };
-  setTemplateSrv(srv as TemplateSrv);
 }
