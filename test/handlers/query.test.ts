@@ -15,12 +15,36 @@ class Broken extends DataSource {
   }
 }
 
+/** A source that keeps one minute: it answers the grid and says why the rest is empty. */
+class ShortMemory extends DataSource {
+  override getChannels() {
+    return [{ name: 'y', type: 'timeseries' as const }];
+  }
+  override getTimeseries(_channels: string[], length: number, to: number, resampling = 1000) {
+    const n = Math.ceil(length / resampling);
+    const times = Float64Array.from({ length: n }, (_, k) => to - length + k * resampling);
+    return {
+      times,
+      names: ['y'],
+      columns: [new Float64Array(n).fill(NaN)],
+      interval: resampling,
+      notices: ['raw samples are kept back to 1 min ago'],
+    };
+  }
+}
+
 /** As Grafana gets it: through JSON on the wire. */
 const parse = (frame: FrameJSON): DataFrame => dataFrameFromJSON(JSON.parse(JSON.stringify(frame)));
 
 let t: TestContext;
 beforeAll(async () => {
-  t = await makeContext({ extraPlugins: { broken: Broken }, extraInstances: [{ id: 'bad', plugin: 'broken' }] });
+  t = await makeContext({
+    extraPlugins: { broken: Broken, short: ShortMemory },
+    extraInstances: [
+      { id: 'bad', plugin: 'broken' },
+      { id: 'short', plugin: 'short' },
+    ],
+  });
 });
 afterAll(() => t.close());
 
@@ -58,6 +82,15 @@ describe('query handler', () => {
     expect(frame.fields[1].config.displayNameFromDS).toBe('sine [degC]');
     expect(frame.fields[1].labels).toEqual({ instance: 'sim' });
     expect(frame.meta?.custom).toEqual({ intervalMs: 5000, reducer: 'first' });
+  });
+
+  it("passes a source's notices to Grafana as the frame's warnings", async () => {
+    const answer = await handleQuery(t.ctx, { from, to, queries: [{ refId: 'A', instance: 'short', channels: ['y'], resampling: 5000 }] });
+    const frame = parse(answer.body.results.A.frames[0]);
+    expect(frame.meta?.notices).toEqual([{ severity: 'warning', text: 'raw samples are kept back to 1 min ago' }]);
+    // Without notices, the frame has none.
+    const plain = await handleQuery(t.ctx, { from, to, queries: [{ refId: 'A', instance: 'sim', channels: ['sine'], resampling: 5000 }] });
+    expect(parse(plain.body.results.A.frames[0]).meta?.notices).toBeUndefined();
   });
 
   it('chooses the interval from intervalMs and maxDataPoints so no frame has more rows', async () => {

@@ -184,6 +184,29 @@ describe.each(['memory', 'redis'] as const)('%s store', (name) => {
       expect(counts.columns[0].every((v) => v === 0)).toBe(true);
     });
 
+    it('says why buckets are empty when the window reaches past what is kept', async () => {
+      const short = await backend.make({ retentionMs: 60_000, rollup: { resolutionMs: 1000, retentionMs: 120_000 } });
+      const now = Date.now();
+      const to = Math.floor(now / 1000) * 1000;
+      // Inside both retentions: nothing to say.
+      expect((await short.resample(['s'], 30_000, to, 5000, 'median')).notices).toBeUndefined();
+      expect((await short.resample(['s'], 30_000, to, 5000, 'mean')).notices).toBeUndefined();
+      // Median needs raw samples, kept 1 min: a 5 min window is mostly empty, and the user is told why.
+      const median = await short.resample(['s'], 300_000, to, 5000, 'median');
+      expect(median.notices).toEqual([
+        expect.stringMatching(/^raw samples are kept back to \S+Z: earlier buckets are empty \(median needs every sample/),
+      ]);
+      // So does an interval rollups cannot answer.
+      const odd = await short.resample(['s'], 300_000, to, 1500, 'mean');
+      expect(odd.notices).toEqual([expect.stringContaining('rollups answer only intervals that are multiples of 1000 ms')]);
+      // Mean at a multiple of the resolution comes from rollups, kept 2 min.
+      const mean = await short.resample(['s'], 300_000, to, 5000, 'mean');
+      expect(mean.notices).toEqual([expect.stringMatching(/^rollups are kept back to \S+Z: earlier buckets are empty$/)]);
+      const cutoff = Date.parse(/kept back to (\S+Z)/.exec(mean.notices![0])![1]);
+      expect(cutoff).toBeGreaterThanOrEqual(now - 120_000 - 1000);
+      expect(cutoff).toBeLessThanOrEqual(Date.now() - 120_000 + 1000);
+    });
+
     it('property: the rollup answer equals the raw resampler answer on random data', async () => {
       const reducers: Reducer[] = ['count', 'sum', 'mean', 'std', 'min', 'max', 'first', 'last'];
       let run = 0;

@@ -119,7 +119,12 @@ async function runQuery(ctx: HandlerContext, q: Query, from: number, to: number)
   }
   const byName = new Map((await instance.channels()).map((c) => [c.name, c]));
   const fields = grid.names.map((name) => fieldSpec(q.instance, byName.get(name) ?? { name, type: 'timeseries' }, q.legend));
-  const meta = { custom: { intervalMs: grid.interval, reducer: q.reducer }, executedQueryString: describe(q, grid.interval) };
+  const meta = {
+    custom: { intervalMs: grid.interval, reducer: q.reducer },
+    executedQueryString: describe(q, grid.interval),
+    // Grafana shows these on the panel: data missing for a reason is never silent.
+    ...(grid.notices?.length ? { notices: grid.notices.map((text) => ({ severity: 'warning' as const, text })) } : {}),
+  };
   return [{ schema: wideSchema(q.instance, q.refId, fields, meta), data: encodeData(grid.times, grid.columns) }];
 }
 

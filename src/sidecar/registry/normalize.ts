@@ -8,6 +8,9 @@ import { isSorted, sortSeries } from './bucketize';
 import { lowerBound } from './infer-interval';
 import type { Resampled, Series, SeriesSet } from './types';
 
+/** More notices than this from one answer are noise; the first ones say it. */
+const MAX_NOTICES = 5;
+
 /** A Resampled grid (has `names` and `columns`) rather than a SeriesSet. */
 export function isResampledShape(value: unknown): value is Resampled {
   return (
@@ -69,7 +72,8 @@ export function normalizeResampled(raw: Resampled, channels: readonly string[], 
   const columns = channels.map((name) => byName.get(name) ?? new Float64Array(times.length).fill(NaN));
   const interval = positive(raw.interval) ?? positive(resampling) ?? (times.length > 1 ? positive(times[1] - times[0]) : undefined);
   if (interval === undefined) throw invalid(who, 'resampled result has no positive interval');
-  return { times, names: [...channels], columns, interval };
+  const notices = Array.isArray(raw.notices) ? raw.notices.filter((n): n is string => typeof n === 'string').slice(0, MAX_NOTICES) : [];
+  return { times, names: [...channels], columns, interval, ...(notices.length ? { notices } : {}) };
 }
 
 /** A grid seen as raw samples: every channel shares the grid's time column. */

@@ -41,6 +41,11 @@ export interface Resampled {
   columns: Float64Array[];
   /** The bucket width actually used (inferred when resampling <= 0). */
   interval: number;
+  /**
+   * Why part of the answer is missing or approximate, in words for the user (e.g. a window
+   * reaching past the data kept). Shown in Grafana as the frame's notices.
+   */
+  notices?: string[];
 }
 
 export interface HistogramObject {

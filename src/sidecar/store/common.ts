@@ -106,6 +106,8 @@ export interface ResampleReader {
   rangeMany(ids: readonly string[], from: number, to: number): Promise<Map<string, SampleColumns>>;
   /** Per series: its interior rollup slots (as pieces) and the raw samples of each plan edge. */
   rollupWindow(ids: readonly string[], plan: RollupPlan, reducer: Reducer): Promise<SeriesWindow[]>;
+  /** How far back raw samples and rollups are kept now (their retention cut-offs, epoch ms). */
+  keptFrom(): { raw: number; rollup: number };
 }
 
 export async function storeResample(
@@ -127,16 +129,20 @@ export async function storeResample(
       'resampling',
     );
   }
+  const kept = reader.keptFrom();
   if (source !== 'raw' && rollupsFit) {
     const plan = planRollups(length, to, interval, resolution);
     if (plan) {
       const parts = await reader.rollupWindow(ids, plan, reducer);
-      return {
-        times: gridTimes(plan.grid),
-        names: [...ids],
-        columns: parts.map((p) => reduceSeries(plan, reducer, p)),
-        interval,
-      };
+      return withNotice(
+        {
+          times: gridTimes(plan.grid),
+          names: [...ids],
+          columns: parts.map((p) => reduceSeries(plan, reducer, p)),
+          interval,
+        },
+        to - length < kept.rollup ? `rollups are kept back to ${iso(kept.rollup)}: earlier buckets are empty` : undefined,
+      );
     }
   }
   checkWindow(length, to);
@@ -146,8 +152,23 @@ export async function storeResample(
     const cols = raw.get(id);
     set[id] = cols ? { times: cols.times, values: cols.values } : { times: new Float64Array(0), values: new Float64Array(0) };
   }
-  return resample(set, length, to, interval, reducer);
+  const why = rollupsFit
+    ? ''
+    : reducer === 'median'
+      ? ' (median needs every sample; rollups cannot answer it)'
+      : ` (rollups answer only intervals that are multiples of ${resolution} ms)`;
+  return withNotice(
+    resample(set, length, to, interval, reducer),
+    to - length < kept.raw ? `raw samples are kept back to ${iso(kept.raw)}: earlier buckets are empty${why}` : undefined,
+  );
 }
+
+/** The answer with a notice for the user, when there is one. */
+function withNotice(r: Resampled, notice: string | undefined): Resampled {
+  return notice ? { ...r, notices: [...(r.notices ?? []), notice] } : r;
+}
+
+const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
 
 /** Columns `[begin, end)` as views (no copy). */
 export function sliceColumns(cols: SampleColumns, begin: number, end: number): SampleColumns {

@@ -138,7 +138,7 @@ export class ScadaDataSource extends DataSource<ScadaParams> {
     // null as well as undefined means raw; resampling <= 0 (infer the interval) is the registry's job on raw samples.
     if (resampling !== undefined && resampling !== null && resampling > 0) {
       const r = await this.deps.store.resample(ids, length, to, resampling, reducer);
-      return { times: r.times, names, columns: r.columns, interval: r.interval };
+      return { times: r.times, names, columns: r.columns, interval: r.interval, ...(r.notices ? { notices: r.notices } : {}) };
     }
     const raw = await this.deps.store.rangeMany(ids, to - length, to);
     const set: SeriesSet = {};

@@ -633,6 +633,11 @@ export class RedisStore implements Store, ResampleReader {
     return storeResample(this, this.rollupResolutionMs, seriesIds, length, to, interval, reducer, options.source);
   }
 
+  keptFrom(): { raw: number; rollup: number } {
+    const now = this.now();
+    return { raw: now - this.config.retentionMs, rollup: now - this.config.rollup.retentionMs };
+  }
+
   canUseRollups(interval: number, reducer: Reducer): boolean {
     return canUseRollups(interval, reducer, this.rollupResolutionMs);
   }
