@@ -188,8 +188,9 @@ describe.each(['memory', 'redis'] as const)('%s store', (name) => {
       const short = await backend.make({ retentionMs: 60_000, rollup: { resolutionMs: 1000, retentionMs: 120_000 } });
       const now = Date.now();
       const to = Math.floor(now / 1000) * 1000;
-      // Inside both retentions: nothing to say.
+      // Inside both retentions: nothing to say; nor for a window of just the retention.
       expect((await short.resample(['s'], 30_000, to, 5000, 'median')).notices).toBeUndefined();
+      expect((await short.resample(['s'], 60_000, Date.now() - 1, 5000, 'median')).notices).toBeUndefined();
       expect((await short.resample(['s'], 30_000, to, 5000, 'mean')).notices).toBeUndefined();
       // Median needs raw samples, kept 1 min: a 5 min window is mostly empty, and the user is told why.
       const median = await short.resample(['s'], 300_000, to, 5000, 'median');

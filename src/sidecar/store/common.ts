@@ -141,7 +141,7 @@ export async function storeResample(
           columns: parts.map((p) => reduceSeries(plan, reducer, p)),
           interval,
         },
-        to - length < kept.rollup ? `rollups are kept back to ${iso(kept.rollup)}: earlier buckets are empty` : undefined,
+        missesBucket(to - length, interval, kept.rollup) ? `rollups are kept back to ${iso(kept.rollup)}: earlier buckets are empty` : undefined,
       );
     }
   }
@@ -159,8 +159,16 @@ export async function storeResample(
       : ` (rollups answer only intervals that are multiples of ${resolution} ms)`;
   return withNotice(
     resample(set, length, to, interval, reducer),
-    to - length < kept.raw ? `raw samples are kept back to ${iso(kept.raw)}: earlier buckets are empty${why}` : undefined,
+    missesBucket(to - length, interval, kept.raw) ? `raw samples are kept back to ${iso(kept.raw)}: earlier buckets are empty${why}` : undefined,
   );
+}
+
+/**
+ * At least one whole bucket of the window lies before the cut-off. (A window of exactly the
+ * retention, as "last 24 hours" is, starts a few ms before it by the time it is read.)
+ */
+function missesBucket(from: number, interval: number, keptFrom: number): boolean {
+  return from + interval <= keptFrom;
 }
 
 /** The answer with a notice for the user, when there is one. */
