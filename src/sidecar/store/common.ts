@@ -141,7 +141,9 @@ export async function storeResample(
           columns: parts.map((p) => reduceSeries(plan, reducer, p)),
           interval,
         },
-        missesBucket(to - length, interval, kept.rollup) ? `rollups are kept back to ${iso(kept.rollup)}: earlier buckets are empty` : undefined,
+        missesBucket(to - length, interval, kept.rollup)
+          ? `rollups are kept back to ${iso(kept.rollup)}: earlier buckets are empty`
+          : undefined,
       );
     }
   }
@@ -159,7 +161,9 @@ export async function storeResample(
       : ` (rollups answer only intervals that are multiples of ${resolution} ms)`;
   return withNotice(
     resample(set, length, to, interval, reducer),
-    missesBucket(to - length, interval, kept.raw) ? `raw samples are kept back to ${iso(kept.raw)}: earlier buckets are empty${why}` : undefined,
+    missesBucket(to - length, interval, kept.raw)
+      ? `raw samples are kept back to ${iso(kept.raw)}: earlier buckets are empty${why}`
+      : undefined,
   );
 }
 
@@ -169,6 +173,14 @@ export async function storeResample(
  */
 function missesBucket(from: number, interval: number, keptFrom: number): boolean {
   return from + interval <= keptFrom;
+}
+
+/** What a store keeps back to, now: its `keptFrom()` from its clock and retention config. */
+export function retentionCutoffs(
+  now: number,
+  config: { retentionMs: number; rollup: { retentionMs: number } },
+): { raw: number; rollup: number } {
+  return { raw: now - config.retentionMs, rollup: now - config.rollup.retentionMs };
 }
 
 /** The answer with a notice for the user, when there is one. */

@@ -20,6 +20,7 @@ import {
   prepareOps,
   storeResample,
   type ResampleReader,
+  retentionCutoffs,
 } from '../common';
 import type { StoreConfig } from '../config';
 import { LocalBus } from '../local-bus';
@@ -146,8 +147,7 @@ export class MemoryStore implements Store, ResampleReader {
   }
 
   keptFrom(): { raw: number; rollup: number } {
-    const now = this.now();
-    return { raw: now - this.config.retentionMs, rollup: now - this.config.rollup.retentionMs };
+    return retentionCutoffs(this.now(), this.config);
   }
 
   canUseRollups(interval: number, reducer: Reducer): boolean {

@@ -39,6 +39,7 @@ import {
   sliceColumns,
   storeResample,
   type ResampleReader,
+  retentionCutoffs,
 } from '../common';
 import type { StoreConfig } from '../config';
 import { LocalBus } from '../local-bus';
@@ -634,8 +635,7 @@ export class RedisStore implements Store, ResampleReader {
   }
 
   keptFrom(): { raw: number; rollup: number } {
-    const now = this.now();
-    return { raw: now - this.config.retentionMs, rollup: now - this.config.rollup.retentionMs };
+    return retentionCutoffs(this.now(), this.config);
   }
 
   canUseRollups(interval: number, reducer: Reducer): boolean {
