@@ -85,8 +85,9 @@ async function open(query = ''): Promise<Session> {
 async function choose(page: Page, inputId: string, text: string): Promise<void> {
   await page.click(`#${inputId}`);
   await page.keyboard.type(text);
-  await page.locator('[role="option"]', { hasText: text }).first().waitFor();
-  await page.keyboard.press('Enter');
+  // Click the option itself: Enter would take whichever option is highlighted, and the list
+  // is replaced when the sidecar's search answers.
+  await page.locator('[role="option"]', { hasText: text }).first().click();
   await page.keyboard.press('Escape');
 }
 
