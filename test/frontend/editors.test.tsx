@@ -6,12 +6,13 @@
  */
 import '@testing-library/jest-dom/jest-globals';
 import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
-import type { DataSourceInstanceSettings, DataSourceSettings } from '@grafana/data';
+import type { DataSourceInstanceSettings } from '@grafana/data';
 import { ConfigEditor } from '../../src/frontend/components/ConfigEditor';
 import { QueryEditor } from '../../src/frontend/components/QueryEditor';
 import { DataSource } from '../../src/frontend/datasource';
-import type { ScadaOptions, ScadaQuery, ScadaSecureOptions } from '../../src/frontend/types';
+import type { ScadaOptions, ScadaQuery } from '../../src/frontend/types';
 import { installBackendSrv, installTemplateSrv, startProxiedSidecar, type ProxiedSidecar } from './grafana-env';
+import { dataSourceSettings } from './settings';
 
 let env: ProxiedSidecar;
 beforeAll(async () => {
@@ -23,31 +24,7 @@ afterAll(async () => {
   await env?.stop();
 });
 
-function settings(
-  overrides: Partial<DataSourceSettings<ScadaOptions, ScadaSecureOptions>> = {},
-): DataSourceSettings<ScadaOptions, ScadaSecureOptions> {
-  return {
-    id: 1,
-    uid: 'scada',
-    orgId: 1,
-    name: 'SCADA Live',
-    type: 'scadalive-scada-datasource',
-    typeName: 'SCADA Live',
-    typeLogoUrl: '',
-    access: 'proxy',
-    url: '',
-    user: '',
-    database: '',
-    basicAuth: false,
-    basicAuthUser: '',
-    isDefault: false,
-    withCredentials: false,
-    readOnly: false,
-    jsonData: { url: 'http://sidecar:3210' },
-    secureJsonFields: {},
-    ...overrides,
-  } as DataSourceSettings<ScadaOptions, ScadaSecureOptions>;
-}
+const settings = dataSourceSettings;
 
 describe('ConfigEditor', () => {
   it('edits the sidecar URL, the API key as a secret and the live transport', () => {

@@ -12,7 +12,6 @@ import {
   type DataFrame,
   type DataSourceInstanceSettings,
   type DataSourcePlugin,
-  type DataSourceSettings,
   type TestDataSourceResponse,
 } from '@grafana/data';
 import { Button, GlobalStyles } from '@grafana/ui';
@@ -21,6 +20,7 @@ import { useMemo, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import type { DataSource } from '../../../src/frontend/datasource';
 import type { ScadaOptions, ScadaQuery, ScadaSecureOptions } from '../../../src/frontend/types';
+import { dataSourceSettings } from '../../frontend/settings';
 import { GRAFANA_SHARED_MODULES } from '../../frontend/shared-modules';
 import { installTemplateSrv } from '../../frontend/template-srv';
 import type { HarnessReport } from '../report';
@@ -66,27 +66,17 @@ function Section({ title, children }: { title: string; children: React.ReactNode
 }
 
 function App({ plugin, config }: { plugin: Plugin; config: HarnessConfig }) {
-  const [options, setOptions] = useState<DataSourceSettings<ScadaOptions, ScadaSecureOptions>>(() => ({
-    id: 1,
-    uid: config.uid,
-    orgId: 1,
-    name: 'SCADA Live',
-    type: config.pluginId,
-    typeName: 'SCADA Live',
-    typeLogoUrl: `public/plugins/${config.pluginId}/img/logo.svg`,
-    access: 'proxy',
-    url: '',
-    user: '',
-    database: '',
-    basicAuth: false,
-    basicAuthUser: '',
-    isDefault: true,
-    withCredentials: false,
-    readOnly: false,
-    jsonData: { url: config.sidecarUrl, liveTransport: config.transport },
-    // The key lives in Grafana's secure store: the browser only learns that it is set.
-    secureJsonFields: { apiKey: true },
-  }));
+  const [options, setOptions] = useState(() =>
+    dataSourceSettings({
+      uid: config.uid,
+      type: config.pluginId,
+      typeLogoUrl: `public/plugins/${config.pluginId}/img/logo.svg`,
+      isDefault: true,
+      jsonData: { url: config.sidecarUrl, liveTransport: config.transport },
+      // The key lives in Grafana's secure store: the browser only learns that it is set.
+      secureJsonFields: { apiKey: true },
+    }),
+  );
 
   const ds = useMemo(() => {
     const settings = {
