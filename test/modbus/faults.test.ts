@@ -99,7 +99,13 @@ describe('modbus faults', () => {
     await waitFor('every point good', () => allReportedGood(poller!, collector), BACKOFF.maxMs + 3000);
     // Recovery: the next attempt comes at most maxMs after the last failure.
     expect(states.find((s) => s.state === 'connected' && s.since >= upAt)!.since - upAt).toBeLessThanOrEqual(BACKOFF.maxMs + 200);
-    for (const id of ids) expect(collector.of(id).map((s) => s.quality)).toEqual(['comm_lost', 'good']);
+    // One comm_lost, then good. The counter changes every 20 ms, so it may already have a
+    // second good sample by the time the slowest unit reports (seen on a loaded CI run).
+    for (const id of ids) {
+      const qualities = collector.of(id).map((s) => s.quality);
+      if (id === 'u1.counter') expect(qualities).toEqual(['comm_lost', 'good', ...qualities.slice(2).map(() => 'good')]);
+      else expect(qualities).toEqual(['comm_lost', 'good']);
+    }
     expect(poller.latest('u2.level')).toMatchObject({ value: 42.5, quality: 'good' });
   });
 
