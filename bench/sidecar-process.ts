@@ -24,7 +24,9 @@ export async function startSidecarProcess(configYaml: string): Promise<SidecarPr
   writeFileSync(config, configYaml);
   const main = path.resolve(__dirname, '../src/sidecar/main.ts');
   const tsx = path.resolve(__dirname, '../node_modules/.bin/tsx');
-  const child: ChildProcess = spawn(tsx, [main, 'serve', '--config', config, '--port', '0', '--key', BENCH_KEY, '--log-level', 'warn'], {
+  // e.g. BENCH_SIDECAR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the sidecar under load.
+  const nodeArgs = (process.env.BENCH_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child: ChildProcess = spawn(tsx, [...nodeArgs, main, 'serve', '--config', config, '--port', '0', '--key', BENCH_KEY, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -106,6 +106,20 @@ describe('WebSocket /api/live', () => {
     expect(await s.metric('scadalive_live_frames_sent_total', { transport: 'ws' })).toBeGreaterThan(0);
   });
 
+  it('reports in /metrics how far each emission trailed its bucket end', async () => {
+    const before = await s.metric('scadalive_live_emit_lag_seconds_count');
+    const c = await LiveClient.open(s.wsUrl);
+    c.send({ type: 'subscribe', id: 'lag', request: request({ backfillMs: 0 }) });
+    await c.waitRows('lag', 4);
+    const count = (await s.metric('scadalive_live_emit_lag_seconds_count')) - before;
+    expect(count).toBeGreaterThanOrEqual(3);
+    // Measured from the bucket's end, not from some other clock: well inside the largest bucket.
+    const sum = await s.metric('scadalive_live_emit_lag_seconds_sum');
+    expect(sum).toBeGreaterThanOrEqual(0);
+    expect(await s.metric('scadalive_live_emit_lag_seconds_bucket', { le: '10' })).toBe(await s.metric('scadalive_live_emit_lag_seconds_count'));
+    await c.close();
+  });
+
   it('resumes with since: a reconnecting client gets exactly the rows it missed', async () => {
     const a = await LiveClient.open(s.wsUrl);
     a.send({ type: 'subscribe', id: 'r', request: request({ backfillMs: 3 * I }) });

@@ -1,30 +1,25 @@
-/** Frame messages as bytes: encoded once per frame and subscription id, always the same text. */
+/** Frame messages: one JSON encoding per frame object, wrapped per subscription id. */
 import type { FrameJSON } from '../../src/common/frames';
-import { frameMessage, frameMessageBytes } from '../../src/sidecar/server/live/protocol';
+import { frameMessage } from '../../src/sidecar/server/live/protocol';
 
 const frame = (): FrameJSON => ({ data: { values: [[1_700_000_000_000], [42.5]] } });
 
-describe('frameMessageBytes', () => {
-  it('is the UTF-8 of frameMessage, parseable as the live protocol message', () => {
+describe('frameMessage', () => {
+  it('is the live protocol frame message, with or without an id', () => {
     const f = frame();
-    const bytes = frameMessageBytes('s1', f);
-    expect(bytes.toString('utf8')).toBe(frameMessage('s1', f));
-    expect(JSON.parse(bytes.toString('utf8'))).toEqual({ type: 'frame', id: 's1', frame: f });
+    expect(JSON.parse(frameMessage('s1', f))).toEqual({ type: 'frame', id: 's1', frame: f });
+    expect(JSON.parse(frameMessage(undefined, f))).toEqual({ type: 'frame', frame: f });
   });
 
-  it('shares one encoding among the subscribers of a frame that use the same id', () => {
+  it('escapes ids as JSON', () => {
     const f = frame();
-    expect(frameMessageBytes('s1', f)).toBe(frameMessageBytes('s1', f));
-    expect(frameMessageBytes('s2', f)).not.toBe(frameMessageBytes('s1', f));
-    // Another frame object is another message, even with equal content.
-    expect(frameMessageBytes('s1', frame())).not.toBe(frameMessageBytes('s1', f));
+    for (const id of ['a"b', 'line\nbreak', 'back\\slash', '\u2028']) expect(JSON.parse(frameMessage(id, f))).toEqual({ type: 'frame', id, frame: f });
   });
 
-  it('stays correct past the cached ids, and escapes ids as JSON', () => {
+  it('encodes a frame object once: later changes to it are not seen (frames are read-only)', () => {
     const f = frame();
-    for (let i = 0; i < 200; i++) {
-      const id = `sub "${i}"\n`;
-      expect(JSON.parse(frameMessageBytes(id, f).toString('utf8'))).toEqual({ type: 'frame', id, frame: f });
-    }
+    const first = frameMessage('s1', f);
+    (f.data!.values[1] as number[])[0] = 7;
+    expect(frameMessage('s2', f)).toBe(first.replace('"s1"', '"s2"'));
   });
 });

@@ -74,6 +74,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance;
 
   const metrics = new ServerMetrics(hub);
+  app.addHook('onClose', (_app, done) => {
+    metrics.close();
+    done();
+  });
   const wsLive = new WebSocketLive({ hub, limits, metrics, heartbeatMs: config.heartbeatMs, idleTimeoutMs: config.idleTimeoutMs });
   const httpLive = new HttpLive({ hub, limits, metrics, heartbeatMs: config.heartbeatMs });
 
@@ -127,7 +131,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       metrics.observeRequest(LIVE_WS_ROUTE, 'GET', 101, 0);
       req.log.info({ method: 'GET', url: LIVE_WS_ROUTE, status: 101 }, 'live socket opened');
       socket.on('close', (code: number) => req.log.info({ url: LIVE_WS_ROUTE, code }, 'live socket closed'));
-      wsLive.accept(socket, req.log);
+      wsLive.accept(socket, req.raw.socket, req.log);
     },
   });
   registerPluginRoutes(app, ctx, { routePaths: deps.routePaths ?? new Map() });

@@ -70,6 +70,7 @@ export class StreamHub {
   private readonly counters: PipelineCounters = { rowsEmitted: 0, lateSamples: 0, droppedSamples: 0 };
   private readonly schema;
   private readonly logger: Logger;
+  private readonly lagListeners = new Set<(lagMs: number) => void>();
   private closed = false;
 
   constructor(
@@ -135,6 +136,15 @@ export class StreamHub {
     return { pipelines: this.pipelines.size, subscribers, ...this.counters };
   }
 
+  /**
+   * Calls `listener` each time a pipeline has handed closed rows to all its subscribers,
+   * with the time since the end of the newest bucket: how far live data trails real time.
+   */
+  onEmitLag(listener: (lagMs: number) => void): () => void {
+    this.lagListeners.add(listener);
+    return () => this.lagListeners.delete(listener);
+  }
+
   /** Ends every stream (their onError gets a fatal NOT_READY) and stops every pipeline. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -164,6 +174,9 @@ export class StreamHub {
       counters: this.counters,
       onDead: (p) => {
         if (this.pipelines.get(key) === p) this.pipelines.delete(key);
+      },
+      onEmitted: (lagMs) => {
+        for (const listener of this.lagListeners) listener(lagMs);
       },
     });
     this.pipelines.set(key, pipeline);

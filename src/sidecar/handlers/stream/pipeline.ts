@@ -48,6 +48,8 @@ export interface PipelineEnv {
   counters: PipelineCounters;
   /** The pipeline died (upstream subscribe failed): forget it. */
   onDead: (pipeline: Pipeline) => void;
+  /** Rows were handed to every subscriber, `lagMs` after the end of their last bucket. */
+  onEmitted?: (lagMs: number) => void;
 }
 
 export class Pipeline {
@@ -269,7 +271,9 @@ export class Pipeline {
     if (rows.times.length === 0) return;
     this.env.counters.rowsEmitted += rows.times.length;
     const emission = new Emission(rows);
-    for (const sub of [...this.subscribers]) sub.deliver(emission);
+    const subs = [...this.subscribers];
+    for (const sub of subs) sub.deliver(emission);
+    if (subs.length > 0) this.env.onEmitted?.(this.env.now() - to);
   }
 
   private enqueue(task: () => void | Promise<void>): void {

@@ -100,7 +100,6 @@ export class HttpLive {
 
     let ended = false;
     let lastWrite = Date.now();
-    const framesSent = metrics.framesSent.labels('http');
     const queue = new SendQueue(
       {
         get bufferedAmount() {
@@ -115,7 +114,7 @@ export class HttpLive {
         maxQueued: limits.socketQueueFrames,
         highWaterBytes: Math.max(1024 * 1024, limits.messageBytes * 4),
         onSent: (e) => {
-          if (e.frame) framesSent.inc();
+          if (e.frame) metrics.framesSent.http++;
         },
         onDrop: () => onDrop(),
         onOverflow: () => stream.end('client too slow: send queue overflow'),

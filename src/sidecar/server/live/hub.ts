@@ -29,5 +29,7 @@ export interface LiveHub {
     onError: (err: AppError, fatal: boolean) => void,
   ): Promise<LiveSubscription>;
   stats(): LiveHubStats;
+  /** Reports how long after its bucket's end each emission reached every subscriber's transport. */
+  onEmitLag?(listener: (lagMs: number) => void): () => void;
   close(): void | Promise<void>;
 }

@@ -82,30 +82,6 @@ export function frameMessage(id: string | undefined, frame: FrameJSON): string {
   return id === undefined ? `{"type":"frame","frame":${json}}` : `{"type":"frame","id":${JSON.stringify(id)},"frame":${json}}`;
 }
 
-/**
- * The same message as UTF-8 bytes, cached per frame object and subscription id. Clients
- * number their subscriptions from 1, so the same few ids recur across sockets: a frame
- * fanned out to a hundred clients is encoded a handful of times, not a hundred, and the
- * socket writes a Buffer instead of encoding a string on every send.
- */
-const frameBytes = new WeakMap<object, Map<string, Buffer>>();
-/** Distinct ids cached per frame; past this, further ids are encoded per send. */
-const MAX_IDS_PER_FRAME = 64;
-
-export function frameMessageBytes(id: string, frame: FrameJSON): Buffer {
-  let byId = frameBytes.get(frame);
-  if (byId === undefined) {
-    byId = new Map();
-    frameBytes.set(frame, byId);
-  }
-  let bytes = byId.get(id);
-  if (bytes === undefined) {
-    bytes = Buffer.from(frameMessage(id, frame));
-    if (byId.size < MAX_IDS_PER_FRAME) byId.set(id, bytes);
-  }
-  return bytes;
-}
-
 export function message(msg: ServerMessage): string {
   return JSON.stringify(msg);
 }

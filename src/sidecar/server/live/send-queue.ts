@@ -14,7 +14,7 @@ export interface Sink {
   /** Bytes accepted by the transport but not yet written to the network. */
   readonly bufferedAmount: number;
   /** Sends one message; `done` fires when it was written (or failed), exactly once. */
-  send(data: string | Buffer, done: (err?: Error) => void): void;
+  send(data: string | Buffer, done: (err?: Error | null) => void): void;
 }
 
 export interface QueueEntry<T = unknown> {
@@ -65,6 +65,11 @@ export class SendQueue<T = unknown> {
 
   push(entry: QueueEntry<T>): void {
     if (this.closed) return;
+    // The usual case on the fan-out path: nothing waits and the transport keeps up.
+    if (this.entries.length === 0 && this.canSend()) {
+      this.dispatch(entry);
+      return;
+    }
     this.entries.push(entry);
     if (this.entries.length > this.options.maxQueued) {
       const i = this.entries.findIndex((e) => e.droppable);
@@ -97,14 +102,19 @@ export class SendQueue<T = unknown> {
     this.pump();
   };
 
+  private canSend(): boolean {
+    return this.inFlight < this.maxInFlight && this.sink.bufferedAmount < this.highWater;
+  }
+
+  private dispatch(entry: QueueEntry<T>): void {
+    const data = typeof entry.data === 'function' ? entry.data() : entry.data;
+    this.inFlight++;
+    this.sink.send(data, this.sent);
+    this.options.onSent?.(entry);
+  }
+
   private pump(): void {
-    while (!this.closed && this.entries.length > 0 && this.inFlight < this.maxInFlight && this.sink.bufferedAmount < this.highWater) {
-      const entry = this.entries.shift()!;
-      const data = typeof entry.data === 'function' ? entry.data() : entry.data;
-      this.inFlight++;
-      this.sink.send(data, this.sent);
-      this.options.onSent?.(entry);
-    }
+    while (!this.closed && this.entries.length > 0 && this.canSend()) this.dispatch(this.entries.shift()!);
     // Bytes buffered by something other than our sends (e.g. a ws ping): nobody will call us back.
     if (!this.closed && this.entries.length > 0 && this.inFlight === 0 && !this.retry) {
       this.retry = setTimeout(() => {

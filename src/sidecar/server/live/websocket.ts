@@ -5,17 +5,17 @@
  * sockets without subscriptions. Closing a socket closes all its subscriptions.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import type { FrameJSON } from '../../../common/frames';
 import type { Limits } from '../../config';
 import { AppError, toAppError } from '../../errors';
 import type { ServerMetrics } from '../metrics';
 import type { LiveHub, LiveSubscription } from './hub';
-import { frameMessageBytes, idOf, message, parseClientMessage, type ServerMessage } from './protocol';
+import { idOf, message, parseClientMessage, type ServerMessage } from './protocol';
 import { SendQueue, type QueueEntry } from './send-queue';
-
-/** Buffers are sent as text frames too: they hold JSON. One object, not one per send. */
-const AS_TEXT = { binary: false } as const;
+import { webSocketSink } from './ws-sink';
+import { wireFrame } from './ws-wire';
 
 export interface WebSocketLiveOptions {
   hub: LiveHub;
@@ -58,14 +58,14 @@ export class WebSocketLive {
 
   constructor(private readonly options: WebSocketLiveOptions) {}
 
-  /** Adopts a freshly upgraded socket. */
-  accept(socket: WebSocket, log: FastifyBaseLogger): void {
+  /** Adopts a freshly upgraded socket; `raw` is the TCP socket it was upgraded from. */
+  accept(socket: WebSocket, raw: Socket, log: FastifyBaseLogger): void {
     if (this.closing) {
       // Upgraded while shutting down: a socket left open would hold the server's close up.
       socket.close(CLOSE.goingAway, 'server shutting down');
       return;
     }
-    const conn = new Connection(socket, this.options, log, () => this.connections.delete(conn));
+    const conn = new Connection(socket, raw, this.options, log, () => this.connections.delete(conn));
     this.connections.add(conn);
     // One timer for all sockets, only while there are any.
     this.heartbeat ??= setInterval(() => this.beat(), this.options.heartbeatMs);
@@ -103,25 +103,21 @@ class Connection {
 
   constructor(
     private readonly socket: WebSocket,
+    raw: Socket,
     private readonly options: WebSocketLiveOptions,
     private readonly log: FastifyBaseLogger,
     private readonly onGone: () => void,
   ) {
     const { metrics, limits } = options;
-    const framesSent = metrics.framesSent.labels('ws');
     this.queue = new SendQueue<Sub>(
-      {
-        get bufferedAmount() {
-          return socket.bufferedAmount;
-        },
-        send: (data, done) => socket.send(data, AS_TEXT, done),
-      },
+      // Text messages go through ws; frames are queued as ready wire frames.
+      webSocketSink(socket, raw),
       {
         maxQueued: limits.socketQueueFrames,
         // A backlog this size is a client that cannot keep up; keep memory bounded.
         highWaterBytes: Math.max(1024 * 1024, limits.messageBytes * 4),
         onSent: (e) => {
-          if (e.frame) framesSent.inc();
+          if (e.frame) metrics.framesSent.ws++;
         },
         onDrop: (e) => this.dropped(e),
         onOverflow: () => {
@@ -312,8 +308,8 @@ class Connection {
   }
 
   private enqueueFrame(sub: Sub, frame: FrameJSON): void {
-    // Encoded once per frame object and id for all subscribers (see frameMessageBytes).
-    this.queue.push({ data: frameMessageBytes(sub.id, frame), droppable: frame.schema === undefined, tag: sub, frame: true });
+    // Framed once per frame object and id for all subscribers (see ws-wire.ts).
+    this.queue.push({ data: wireFrame(sub.id, frame), droppable: frame.schema === undefined, tag: sub, frame: true });
   }
 
   private dropped(entry: QueueEntry<Sub>): void {
