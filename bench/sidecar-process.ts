@@ -23,11 +23,13 @@ export async function startSidecarProcess(configYaml: string): Promise<SidecarPr
   const config = path.join(dir, 'config.yaml');
   writeFileSync(config, configYaml);
   const main = path.resolve(__dirname, '../src/sidecar/main.ts');
-  const tsx = path.resolve(__dirname, '../node_modules/.bin/tsx');
   // e.g. BENCH_SIDECAR_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the sidecar under load.
   const nodeArgs = (process.env.BENCH_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child: ChildProcess = spawn(tsx, [...nodeArgs, main, 'serve', '--config', config, '--port', '0', '--key', BENCH_KEY, '--log-level', 'warn'], {
+  // node itself with tsx's loader (not the tsx binary, which would run it in a grandchild
+  // and not let node flags such as --cpu-prof finish their work on SIGTERM).
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', main, 'serve', '--config', config, '--port', '0', '--key', BENCH_KEY, '--log-level', 'warn'], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: path.resolve(__dirname, '..'),
   });
   const url = await new Promise<string>((resolve, reject) => {
     let err = '';
@@ -42,8 +44,7 @@ export async function startSidecarProcess(configYaml: string): Promise<SidecarPr
     });
     child.once('exit', (code) => reject(new Error(`sidecar exited with ${code}: ${err}`)));
   });
-  // tsx runs the sidecar in a grandchild: measure the process that listens, the newest descendant.
-  const pid = leafPid(child.pid!);
+  const pid = child.pid!;
   return {
     url,
     pid,
@@ -58,17 +59,4 @@ export async function startSidecarProcess(configYaml: string): Promise<SidecarPr
         child.kill('SIGTERM');
       }),
   };
-}
-
-function leafPid(pid: number): number {
-  for (;;) {
-    let children: string[] = [];
-    try {
-      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    } catch {
-      return pid;
-    }
-    if (children.length === 0) return pid;
-    pid = Number(children[children.length - 1]);
-  }
 }
