@@ -7,12 +7,15 @@
  */
 import { fork } from 'node:child_process';
 import * as net from 'node:net';
+import { pinProcess } from './cpu-pinning';
 
 export interface FloorOptions {
   sockets: number;
   intervalMs: number;
   seconds: number;
   messageBytes: number;
+  /** CPUs for the writing side (taskset list), as the sidecar had. */
+  serverCpus?: string;
 }
 
 export interface Floor {
@@ -48,24 +51,34 @@ function serve(intervalMs: number, messageBytes: number): void {
 
 export async function measureFanoutFloor(o: FloorOptions): Promise<Floor> {
   const child = fork(__filename, [ROLE, String(o.intervalMs), String(o.messageBytes)], { execArgv: ['--import', 'tsx'] });
+  pinProcess(child.pid!, o.serverCpus);
   const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
   const latencies: number[] = [];
   let measuring = false;
+  // Read as the live bench's clients read (lean-ws-client.ts): into one shared buffer, in place.
+  const shared = Buffer.allocUnsafe(1 << 20);
   const sockets = await Promise.all(
     Array.from(
       { length: o.sockets },
       () =>
         new Promise<net.Socket>((resolve) => {
-          const s = net.connect(port, '127.0.0.1', () => resolve(s));
-          let pending: Buffer = Buffer.alloc(0);
-          s.on('data', (chunk: Buffer) => {
+          const message = Buffer.alloc(o.messageBytes);
+          let have = 0;
+          const onRead = (n: number, buf: Buffer): boolean => {
             const at = Date.now();
-            pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-            while (pending.length >= o.messageBytes) {
-              if (measuring) latencies.push(at - pending.readDoubleLE(0));
-              pending = pending.subarray(o.messageBytes);
+            for (let off = 0; off < n; ) {
+              const take = Math.min(o.messageBytes - have, n - off);
+              buf.copy(message, have, off, off + take);
+              have += take;
+              off += take;
+              if (have === o.messageBytes) {
+                if (measuring) latencies.push(at - message.readDoubleLE(0));
+                have = 0;
+              }
             }
-          });
+            return true;
+          };
+          const s = net.connect({ port, host: '127.0.0.1', onread: { buffer: shared, callback: onRead } }, () => resolve(s));
         }),
     ),
   );

@@ -4,6 +4,7 @@
  * the moment a bucket's data is complete (its end) to the client, and the sidecar's RSS.
  * Targets: p99 ≤ 20 ms and RSS ≤ 300 MB at 1,000 subscribers.
  */
+import { asClients, planPinning, type Pinning } from './cpu-pinning';
 import { measureFanoutFloor } from './fanout-floor';
 import { connectLean, type LeanSocket } from './lean-ws-client';
 import { BENCH_KEY, startSidecarProcess } from './sidecar-process';
@@ -60,7 +61,12 @@ function diffBuckets(after: Map<number, number>, before: Map<number, number>) {
 }
 
 export async function runLiveBench(): Promise<boolean> {
-  const sidecar = await startSidecarProcess(config());
+  const pinning = planPinning();
+  return asClients(pinning, () => liveBench(pinning));
+}
+
+async function liveBench(pinning: Pinning): Promise<boolean> {
+  const sidecar = await startSidecarProcess(config(), pinning.server);
   const sockets: LeanSocket[] = [];
   const latencies: number[] = [];
   let messages = 0;
@@ -92,9 +98,18 @@ export async function runLiveBench(): Promise<boolean> {
                   if (!measuring || data.includes(SCHEMA)) return;
                   const at = data.indexOf(VALUES);
                   if (at < 0) return;
-                  const times = JSON.parse(data.toString('latin1', at + 10, data.indexOf(0x5d, at + 11) + 1)) as number[];
                   messages++;
-                  for (const t of times) latencies.push(now - (t + INTERVAL));
+                  // The time column's integers, read in place: no string or array per message.
+                  let t = 0;
+                  for (let i = at + VALUES.length; i < data.length; i++) {
+                    const c = data[i];
+                    if (c >= 0x30 && c <= 0x39) t = t * 10 + (c - 0x30);
+                    else {
+                      latencies.push(now - (t + INTERVAL));
+                      if (c !== 0x2c) break; // ','
+                      t = 0;
+                    }
+                  }
                 },
                 onError: reject,
               },
@@ -127,9 +142,15 @@ export async function runLiveBench(): Promise<boolean> {
     await sidecar.stop();
     stopped = true;
     // The same fan-out with plain TCP and no application: the machine's own floor.
-    const floor = await measureFanoutFloor({ sockets: SUBSCRIBERS, intervalMs: INTERVAL, seconds: MEASURE_MS / 1000, messageBytes: 256 });
+    const floor = await measureFanoutFloor({
+      sockets: SUBSCRIBERS,
+      intervalMs: INTERVAL,
+      seconds: MEASURE_MS / 1000,
+      messageBytes: 256,
+      serverCpus: pinning.server,
+    });
     printTable(
-      `Live fan-out: ${SUBSCRIBERS} WebSocket subscribers, ${CHANNELS} channels at ${1000 / INTERVAL} Hz (${GROUPS} shared queries), ${seconds.toFixed(0)} s`,
+      `Live fan-out: ${SUBSCRIBERS} WebSocket subscribers, ${CHANNELS} channels at ${1000 / INTERVAL} Hz (${GROUPS} shared queries), ${seconds.toFixed(0)} s; ${pinning.describe}`,
       ['figure', 'value', 'target'],
       [
         [

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { pinnedCommand } from './cpu-pinning';
 
 export const BENCH_KEY = 'bench-key-0000000000000000';
 
@@ -17,8 +18,11 @@ export interface SidecarProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `scadalive serve` with `configYaml` (the API key BENCH_KEY is added) on an ephemeral port. */
-export async function startSidecarProcess(configYaml: string): Promise<SidecarProcess> {
+/**
+ * Starts `scadalive serve` with `configYaml` (the API key BENCH_KEY is added) on an
+ * ephemeral port; on the CPUs `cpus` (taskset list) if given.
+ */
+export async function startSidecarProcess(configYaml: string, cpus?: string): Promise<SidecarProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'scadalive-bench-'));
   const config = path.join(dir, 'config.yaml');
   writeFileSync(config, configYaml);
@@ -27,7 +31,22 @@ export async function startSidecarProcess(configYaml: string): Promise<SidecarPr
   const nodeArgs = (process.env.BENCH_SIDECAR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   // node itself with tsx's loader (not the tsx binary, which would run it in a grandchild
   // and not let node flags such as --cpu-prof finish their work on SIGTERM).
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', main, 'serve', '--config', config, '--port', '0', '--key', BENCH_KEY, '--log-level', 'warn'], {
+  const [command, args] = pinnedCommand(cpus, process.execPath, [
+    ...nodeArgs,
+    '--import',
+    'tsx',
+    main,
+    'serve',
+    '--config',
+    config,
+    '--port',
+    '0',
+    '--key',
+    BENCH_KEY,
+    '--log-level',
+    'warn',
+  ]);
+  const child: ChildProcess = spawn(command, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
     cwd: path.resolve(__dirname, '..'),
   });
