@@ -68,6 +68,24 @@ describe('SendQueue', () => {
     expect(sink.written).toHaveLength(20);
   });
 
+  it('sends at once when nothing of its own is pending, whatever else the transport holds', () => {
+    const sink = new SlowSink();
+    const q = new SendQueue<string>(sink, { maxQueued: 100, highWaterBytes: 10, maxInFlight: 100 });
+    sink.bufferedAmount = 50; // e.g. a ping written by the library, not through the queue
+    q.push({ data: 'a', droppable: true });
+    expect(sink.inFlight).toBe(1);
+    // With a send pending, the high-water mark applies again.
+    q.push({ data: 'b', droppable: true });
+    expect(sink.inFlight).toBe(1);
+    expect(q.length).toBe(1);
+    sink.bufferedAmount = 1;
+    sink.flush(1);
+    expect(sink.written).toEqual(['a']);
+    expect(sink.inFlight).toBe(1); // 'b' followed when 'a' completed
+    sink.flush();
+    expect(sink.written).toEqual(['a', 'b']);
+  });
+
   it('reports an overflow when even undroppable messages pile up, and holds no more', () => {
     const sink = new SlowSink();
     let overflows = 0;

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { FrameJSON } from '../../src/common/frames';
 import { frameMessage } from '../../src/sidecar/server/live/protocol';
-import { webSocketSink } from '../../src/sidecar/server/live/ws-sink';
+import { WebSocketSink } from '../../src/sidecar/server/live/ws-sink';
 import { textFrame, wireFrame } from '../../src/sidecar/server/live/ws-wire';
 
 /** ws's Receiver is exported at runtime but not typed. */
@@ -72,7 +72,7 @@ describe('wireFrame', () => {
   });
 });
 
-describe('webSocketSink', () => {
+describe('WebSocketSink', () => {
   let wss: WebSocketServer;
   let server: WebSocket;
   let raw: Socket;
@@ -105,7 +105,7 @@ describe('webSocketSink', () => {
   };
 
   it('keeps ready frames and ws-framed text in the order they were sent', async () => {
-    const sink = webSocketSink(server, raw);
+    const sink = new WebSocketSink(server, raw);
     const f = frameWith(3000); // a long frame between short ones
     const done: Array<Error | null | undefined> = [];
     sink.send('{"type":"subscribed","id":"a"}', (e) => done.push(e));
@@ -121,7 +121,7 @@ describe('webSocketSink', () => {
   });
 
   it('writes nothing after a close frame and reports the send as failed', async () => {
-    const sink = webSocketSink(server, raw);
+    const sink = new WebSocketSink(server, raw);
     server.close(1000, 'bye');
     const err = await new Promise<Error | null | undefined>((resolve) => sink.send(wireFrame('a', frameWith(1)), resolve));
     expect(err?.message).toMatch(/not open/);
@@ -131,7 +131,7 @@ describe('webSocketSink', () => {
   });
 
   it('counts what the socket still holds as buffered', () => {
-    const sink = webSocketSink(server, raw);
+    const sink = new WebSocketSink(server, raw);
     raw.cork(); // hold the bytes in the socket
     sink.send(wireFrame('a', frameWith(10)), () => undefined);
     expect(sink.bufferedAmount).toBe(wireFrame('a', frameWith(10)).length);
@@ -145,7 +145,7 @@ describe('webSocketSink', () => {
     const got = new Promise<[WebSocket, Socket]>((resolve) => deflating.once('connection', (ws, req) => resolve([ws, req.socket as Socket])));
     const c = new WebSocket(`ws://127.0.0.1:${(deflating.address() as AddressInfo).port}`, { perMessageDeflate: true });
     const [[ws, sock]] = await Promise.all([got, once(c, 'open')]);
-    expect(() => webSocketSink(ws, sock)).toThrow(/permessage-deflate/);
+    expect(() => new WebSocketSink(ws, sock)).toThrow(/permessage-deflate/);
     c.terminate();
     await new Promise((r) => deflating.close(r));
   });

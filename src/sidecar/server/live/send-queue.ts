@@ -1,9 +1,9 @@
 /**
  * The bounded outgoing queue of one live client (a WebSocket or a chunked HTTP response).
  *
- * Messages are handed to the transport only while it keeps up: at most `highWaterBytes`
- * buffered (ws.bufferedAmount / res.writableLength) and `maxInFlight` sends whose write has
- * not completed. The rest wait here; when more than `maxQueued` wait, the oldest droppable
+ * Messages are handed to the transport only while it keeps up: with no send pending, at
+ * once; else only while fewer than `maxInFlight` writes are incomplete and the transport
+ * holds less than `highWaterBytes` (socket / response writableLength). The rest wait here; when more than `maxQueued` wait, the oldest droppable
  * entry (a data-only frame append) is dropped, so the newest data is kept. Schema frames and
  * control messages are never dropped; if a client lets even those pile up (twice the
  * limit), `onOverflow` fires and the owner closes the client. Memory per client is thus
@@ -39,14 +39,11 @@ export interface SendQueueOptions<T> {
 
 export const DEFAULT_HIGH_WATER_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_IN_FLIGHT = 64;
-/** When the transport holds bytes but no send is pending to wake us, look again after this. */
-const RETRY_MS = 50;
 
 export class SendQueue<T = unknown> {
   private readonly entries: QueueEntry<T>[] = [];
   private inFlight = 0;
   private closed = false;
-  private retry?: NodeJS.Timeout;
   private readonly highWater: number;
   private readonly maxInFlight: number;
 
@@ -92,8 +89,6 @@ export class SendQueue<T = unknown> {
   close(): void {
     this.closed = true;
     this.entries.length = 0;
-    if (this.retry) clearTimeout(this.retry);
-    this.retry = undefined;
   }
 
   /** One completion callback for every send: no closure per message on the fan-out path. */
@@ -103,6 +98,9 @@ export class SendQueue<T = unknown> {
   };
 
   private canSend(): boolean {
+    // Nothing of ours pending means the transport has flushed what we gave it: skip asking
+    // for its backlog, the usual case for a client that keeps up.
+    if (this.inFlight === 0) return true;
     return this.inFlight < this.maxInFlight && this.sink.bufferedAmount < this.highWater;
   }
 
@@ -114,14 +112,7 @@ export class SendQueue<T = unknown> {
   }
 
   private pump(): void {
+    // Whatever stays waits for a pending send's completion, which calls pump again.
     while (!this.closed && this.entries.length > 0 && this.canSend()) this.dispatch(this.entries.shift()!);
-    // Bytes buffered by something other than our sends (e.g. a ws ping): nobody will call us back.
-    if (!this.closed && this.entries.length > 0 && this.inFlight === 0 && !this.retry) {
-      this.retry = setTimeout(() => {
-        this.retry = undefined;
-        this.pump();
-      }, RETRY_MS);
-      this.retry.unref();
-    }
   }
 }

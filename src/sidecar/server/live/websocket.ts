@@ -14,7 +14,7 @@ import type { ServerMetrics } from '../metrics';
 import type { LiveHub, LiveSubscription } from './hub';
 import { idOf, message, parseClientMessage, type ServerMessage } from './protocol';
 import { SendQueue, type QueueEntry } from './send-queue';
-import { webSocketSink } from './ws-sink';
+import { WebSocketSink } from './ws-sink';
 import { wireFrame } from './ws-wire';
 
 export interface WebSocketLiveOptions {
@@ -111,7 +111,7 @@ class Connection {
     const { metrics, limits } = options;
     this.queue = new SendQueue<Sub>(
       // Text messages go through ws; frames are queued as ready wire frames.
-      webSocketSink(socket, raw),
+      new WebSocketSink(socket, raw),
       {
         maxQueued: limits.socketQueueFrames,
         // A backlog this size is a client that cannot keep up; keep memory bounded.

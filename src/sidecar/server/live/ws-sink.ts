@@ -7,28 +7,36 @@
  * synchronous and whole-frame: no per-message deflate (refused below) and no Blob sends,
  * so ws never holds a frame back that a later raw write could overtake. For the same
  * reason every byte not yet sent waits in the socket, so its writableLength is the backlog.
+ *
+ * A class, not an object literal with a getter: a thousand sockets' sinks then share one
+ * hidden class, and the fan-out's property loads stay monomorphic.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Sink } from './send-queue';
 
-export function webSocketSink(ws: WebSocket, socket: Socket): Sink {
-  if (ws.extensions !== '') throw new Error(`WebSocket extensions "${ws.extensions}" negotiated: ready frames would be invalid`);
-  return {
-    get bufferedAmount() {
-      return socket.writableLength;
-    },
-    send(data, done) {
-      if (typeof data === 'string') {
-        ws.send(data, done);
-        return;
-      }
-      // After a close frame (ours or the peer's) no data frame may follow.
-      if (ws.readyState !== ws.OPEN) {
-        process.nextTick(done, new Error('WebSocket is not open'));
-        return;
-      }
-      socket.write(data, done);
-    },
-  };
+export class WebSocketSink implements Sink {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Socket,
+  ) {
+    if (ws.extensions !== '') throw new Error(`WebSocket extensions "${ws.extensions}" negotiated: ready frames would be invalid`);
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  send(data: string | Buffer, done: (err?: Error | null) => void): void {
+    if (typeof data === 'string') {
+      this.ws.send(data, done);
+      return;
+    }
+    // After a close frame (ours or the peer's) no data frame may follow.
+    if (this.ws.readyState !== this.ws.OPEN) {
+      process.nextTick(done, new Error('WebSocket is not open'));
+      return;
+    }
+    this.socket.write(data, done);
+  }
 }
