@@ -3,11 +3,12 @@
  *
  * Messages are handed to the transport only while it keeps up: with no send pending, at
  * once; else only while fewer than `maxInFlight` writes are incomplete and the transport
- * holds less than `highWaterBytes` (socket / response writableLength). The rest wait here; when more than `maxQueued` wait, the oldest droppable
- * entry (a data-only frame append) is dropped, so the newest data is kept. Schema frames and
- * control messages are never dropped; if a client lets even those pile up (twice the
- * limit), `onOverflow` fires and the owner closes the client. Memory per client is thus
- * bounded by the queue limit plus the transport's high-water mark.
+ * holds less than `highWaterBytes` (socket / response writableLength). The rest wait
+ * here; when more than `maxQueued` wait, the oldest droppable entry (a data-only frame
+ * append) is dropped, so the newest data is kept. Schema frames and control messages are
+ * never dropped; if a client lets even those pile up (twice the limit), `onOverflow`
+ * fires and the owner closes the client. Memory per client is thus bounded by the queue
+ * limit plus the transport's high-water mark.
  */
 
 export interface Sink {

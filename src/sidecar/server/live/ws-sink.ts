@@ -8,8 +8,7 @@
  * so ws never holds a frame back that a later raw write could overtake. For the same
  * reason every byte not yet sent waits in the socket, so its writableLength is the backlog.
  *
- * A class, not an object literal with a getter: a thousand sockets' sinks then share one
- * hidden class, and the fan-out's property loads stay monomorphic.
+ * A class, so that a thousand sockets' sinks share one shape on the fan-out path.
  */
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
