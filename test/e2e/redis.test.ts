@@ -150,9 +150,11 @@ test("a Redis restart that loses everything: the config's model is written again
     return v.length >= 2 ? v : undefined;
   });
   expect(new Set(after)).toEqual(new Set([TEMPERATURE]));
+  // Devices may report a failed write or two from the outage until their next good cycle.
   const health = await until('health ok again', async () => {
     const r = await s.call('GET', '/api/health');
-    return r.body.details.probes.model.status === 'ok' && r.body.details.probes.store.status === 'ok' ? r : undefined;
+    const p = r.body.details.probes;
+    return p.model.status === 'ok' && p.store.status === 'ok' && p.devices.status === 'ok' ? r : undefined;
   });
-  expect(health.body.details.probes.devices.status).toBe('ok');
+  expect(health.body.status).toBe('OK');
 });
