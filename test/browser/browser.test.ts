@@ -81,15 +81,11 @@ async function open(query = ''): Promise<Session> {
   return { page, problems, requests, sockets, report };
 }
 
-/**
- * Picks in a @grafana/ui Select the way a user does: click, type a search, click the option.
- * `option` is the full text to pick: until the sidecar's search answers, the list holds only
- * the typed text as a custom value, which must not be taken for the channel.
- */
-async function choose(page: Page, inputId: string, search: string, option = search): Promise<void> {
+/** Picks in a @grafana/ui Select the way a user does: click, type, click the option. */
+async function choose(page: Page, inputId: string, text: string): Promise<void> {
   await page.click(`#${inputId}`);
-  await page.keyboard.type(search);
-  await page.locator('[role="option"]', { hasText: option }).first().click();
+  await page.keyboard.type(text);
+  await page.locator('[role="option"]', { hasText: text }).first().click();
   await page.keyboard.press('Escape');
 }
 
@@ -106,8 +102,10 @@ async function waitFor(session: Session, pred: (r: Report) => boolean, what: str
 /** Picks an instance and channels in the query editor, then waits for history and live appends. */
 async function runLiveQuery(s: Session, instance: string, channels: string[]): Promise<Report> {
   await choose(s.page, 'scada-instance', instance);
-  // Search by the name's last part, pick by the whole name.
-  for (const c of channels) await choose(s.page, 'scada-channels', c.split('/').slice(-2).join('/'), c);
+  // Search by the whole name: until the sidecar's answer re-renders the list, the typed
+  // text is offered as a custom value, and a click racing that re-render takes whichever
+  // option is under it. With the whole name typed, both options are the same channel.
+  for (const c of channels) await choose(s.page, 'scada-channels', c);
   const first = await waitFor(s, (r) => r.state === 'Streaming' && r.rows > 0, 'history and a live subscription');
   // Live appends: more updates and a later last row, while the frame stays one ascending series.
   return waitFor(s, (r) => r.emissions >= first.emissions + 2 && (r.lastTime ?? 0) > (first.lastTime ?? 0), 'live appends');
