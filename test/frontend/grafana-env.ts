@@ -31,6 +31,11 @@ function request(
   return req;
 }
 
+/** A successful FetchResponse as Grafana's BackendSrv gives one. */
+function okResponse<T>(options: BackendSrvRequest, data: T, status: number, statusText: string): FetchResponse<T> {
+  return { data, status, statusText, ok: true, headers: new Headers(), redirected: false, type: 'basic', url: options.url, config: options };
+}
+
 function fetchObservable<T>(options: BackendSrvRequest): Observable<FetchResponse<T>> {
   return new Observable((sub) => {
     const req = request(
@@ -51,17 +56,7 @@ function fetchObservable<T>(options: BackendSrvRequest): Observable<FetchRespons
             sub.error({ status, statusText: res.statusMessage, data, config: options });
             return;
           }
-          sub.next({
-            data: data as T,
-            status,
-            statusText: res.statusMessage ?? '',
-            ok: true,
-            headers: new Headers(),
-            redirected: false,
-            type: 'basic',
-            url: options.url,
-            config: options,
-          });
+          sub.next(okResponse(options, data as T, status, res.statusMessage ?? ''));
           sub.complete();
         });
       },
@@ -83,19 +78,7 @@ function chunkedObservable(options: BackendSrvRequest): Observable<FetchResponse
           res.on('end', () => sub.error({ status, data: JSON.parse(text || '{}'), config: options }));
           return;
         }
-        res.on('data', (c: Buffer) =>
-          sub.next({
-            data: new Uint8Array(c),
-            status,
-            statusText: '',
-            ok: true,
-            headers: new Headers(),
-            redirected: false,
-            type: 'basic',
-            url: options.url,
-            config: options,
-          }),
-        );
+        res.on('data', (c: Buffer) => sub.next(okResponse(options, new Uint8Array(c), status, '')));
         res.on('end', () => sub.complete());
         res.on('error', (e) => sub.error({ status: 0, data: { message: e.message } }));
       },
