@@ -15,7 +15,7 @@
 import Redis from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
-import { chooseInterval } from '../src/sidecar/handlers/interval';
+import { chooseInterval } from '../src/sidecar/registry/interval';
 import type { SampleBatch } from '../src/sidecar/scada/samples';
 import { createStore, type Store, type StoreConfigInput } from '../src/sidecar/store';
 import { decodeBatch, encodeBatch } from '../src/sidecar/store/codec';

@@ -27,6 +27,11 @@ export const limitsSchema = z.strictObject({
   channelsPerQuery: z.number().int().positive().default(200),
   /** Upper bound for `maxDataPoints` and any frame's rows. */
   rowsPerFrame: z.number().int().positive().default(100_000),
+  /**
+   * The work budget of one query request: rows × channels summed over its queries (8 bytes
+   * a cell), checked before anything runs; a request over it is refused with 413.
+   */
+  cellsPerRequest: z.number().int().positive().default(10_000_000),
   subscriptionsPerSocket: z.number().int().positive().default(100),
   /** Largest WebSocket message a client may send. */
   messageBytes: z

@@ -10,13 +10,21 @@ import { REDUCERS } from '../registry/types';
 import { parseOrThrow } from '../validation';
 import type { HandlerContext } from './context';
 import { fieldSpec } from './fields';
-import { chooseInterval } from './interval';
+import { makeGrid } from '../registry/bucketize';
+import { yieldToEventLoop } from '../registry/event-loop';
+import { chooseInterval } from '../registry/interval';
 import { objectFrames } from './object-frames';
+
+/** JavaScript Date's range (±100 million days): every time a user can mean, and spans stay finite. */
+export const MAX_EPOCH_MS = 8.64e15;
 
 /** Grafana sends times as epoch-ms strings; people and tests often send numbers. */
 const epochMs = z.preprocess(
   (v) => (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v),
-  z.number({ error: 'must be epoch milliseconds (a number or a numeric string)' }).finite(),
+  z
+    .number({ error: 'must be epoch milliseconds (a number or a numeric string)' })
+    .min(-MAX_EPOCH_MS, `must be at least -${MAX_EPOCH_MS} (a date JavaScript can hold)`)
+    .max(MAX_EPOCH_MS, `must be at most ${MAX_EPOCH_MS} (a date JavaScript can hold)`),
 );
 
 /** The envelope: anything wrong here fails the whole request. */
@@ -31,15 +39,15 @@ export function querySchema(ctx: HandlerContext) {
   const { channelsPerQuery, rowsPerFrame } = ctx.limits;
   return z.object({
     refId: z.string().min(1).max(64).default('A'),
-    instance: z.string().min(1, 'must name a data source instance'),
+    instance: z.string().min(1, 'must name a data source instance').max(256),
     channels: z
-      .array(z.string().min(1))
+      .array(z.string().min(1).max(1024))
       .min(1, 'must name at least one channel')
       .max(channelsPerQuery, `at most ${channelsPerQuery} channels per query`),
     kind: z.enum(['timeseries', 'object']).default('timeseries'),
     reducer: z.enum(REDUCERS).default('last'),
-    /** Explicit bucket width in ms; <= 0 aligns channels on a grid inferred from the data. */
-    resampling: z.number().finite().optional(),
+    /** Explicit bucket width in whole ms; <= 0 aligns channels on a grid inferred from the data. */
+    resampling: z.number().int('must be a whole number of ms').finite().optional(),
     intervalMs: z.number().positive().finite().optional(),
     maxDataPoints: z.number().int().positive().max(rowsPerFrame, `must be at most ${rowsPerFrame}`).default(Math.min(1000, rowsPerFrame)),
     legend: z.string().max(256).optional(),
@@ -54,6 +62,18 @@ export interface QueryAnswer {
   body: QueryResponseJSON;
 }
 
+/** A query checked and sized before any of the request's work starts. */
+interface Planned {
+  refId: string;
+  query?: Query;
+  /** Its grid, for timeseries queries: explicit or chosen bucket width, or inferred with a row cap. */
+  interval?: number;
+  /** Most rows its frame can have. */
+  rows: number;
+  /** Refused before it ran (bad input, a limit). */
+  error?: AppError;
+}
+
 export async function handleQuery(ctx: HandlerContext, body: unknown): Promise<QueryAnswer> {
   const env = parseOrThrow(envelopeSchema, body, 'query request');
   if (!(env.to > env.from))
@@ -65,28 +85,73 @@ export async function handleQuery(ctx: HandlerContext, body: unknown): Promise<Q
       'queries',
     );
   }
-  const schema = querySchema(ctx);
-  const answers = await Promise.all(
-    env.queries.map(async (raw, i): Promise<[string, QueryResultJSON]> => {
-      const refId = refIdOf(raw, i);
-      try {
-        const q = parseOrThrow(schema, raw, `query ${refId}`, { fieldPrefix: `queries.${i}` });
-        if (q.hide) return [refId, { status: 200, frames: [] }];
-        return [refId, { status: 200, frames: await runQuery(ctx, q, env.from, env.to) }];
-      } catch (err) {
-        const e = toAppError(err);
-        return [refId, { status: e.status, frames: [], error: e.message, errorSource: e.status >= 500 ? 'plugin' : 'downstream' }];
-      }
-    }),
-  );
-  const results: Record<string, QueryResultJSON> = {};
-  for (const [refId, result] of answers) {
-    if (results[refId]) throw new AppError('BAD_REQUEST', `invalid query request: duplicate refId "${refId}"`, 'queries');
-    results[refId] = result;
+  const plans = env.queries.map((raw, i) => plan(ctx, raw, i, env.from, env.to));
+  const seen = new Set<string>();
+  for (const p of plans) {
+    if (seen.has(p.refId)) throw new AppError('BAD_REQUEST', `invalid query request: duplicate refId "${p.refId}"`, 'queries');
+    seen.add(p.refId);
   }
-  const firstError = answers.find(([, r]) => r.error);
-  const status = answers.some(([, r]) => !r.error) || !firstError ? 200 : firstError[1].status;
+  // The request's whole output, sized before anything is fetched or allocated.
+  const cells = plans.reduce((n, p) => n + (p.error || !p.query ? 0 : p.rows * p.query.channels.length), 0);
+  if (cells > ctx.limits.cellsPerRequest) {
+    throw new AppError(
+      'LIMIT_EXCEEDED',
+      `query request would build ${cells} cells (rows × channels over its queries), more than the limit of ${ctx.limits.cellsPerRequest} (limits.cellsPerRequest); ` +
+        'use fewer channels, a shorter window or a larger interval',
+      'queries',
+    );
+  }
+
+  const results: Record<string, QueryResultJSON> = {};
+  for (const p of plans) {
+    // One query at a time, yielding between them: a request of many heavy queries shares the
+    // event loop with everything else instead of holding it for their sum.
+    if (p !== plans[0]) await yieldToEventLoop();
+    results[p.refId] = await answer(ctx, p, env.from, env.to);
+  }
+  const all = Object.values(results);
+  const firstError = all.find((r) => r.error);
+  const status = all.some((r) => !r.error) || !firstError ? 200 : firstError.status;
   return { status, body: { results } };
+}
+
+function plan(ctx: HandlerContext, raw: unknown, i: number, from: number, to: number): Planned {
+  const refId = refIdOf(raw, i);
+  let query: Query;
+  try {
+    query = parseOrThrow(querySchema(ctx), raw, `query ${refId}`, { fieldPrefix: `queries.${i}` });
+  } catch (err) {
+    return { refId, rows: 0, error: toAppError(err) };
+  }
+  if (query.hide || query.kind === 'object') return { refId, query, rows: query.hide ? 0 : 1 };
+  const { rowsPerFrame } = ctx.limits;
+  if (query.resampling !== undefined && query.resampling <= 0) {
+    // Inferred from the data, coarsened to maxDataPoints (two rows at most for maxDataPoints 1).
+    return { refId, query, interval: query.resampling, rows: Math.max(2, query.maxDataPoints) };
+  }
+  const interval = query.resampling ?? chooseInterval(from, to, query.intervalMs, query.maxDataPoints);
+  const rows = makeGrid(from, to, interval).nBuckets;
+  if (rows > rowsPerFrame) {
+    const error = new AppError(
+      'LIMIT_EXCEEDED',
+      `query ${refId} would return ${rows} rows, more than ${rowsPerFrame} (limits.rowsPerFrame); use a larger resampling interval`,
+      `queries.${i}.resampling`,
+    );
+    return { refId, query, interval, rows, error };
+  }
+  return { refId, query, interval, rows };
+}
+
+async function answer(ctx: HandlerContext, p: Planned, from: number, to: number): Promise<QueryResultJSON> {
+  try {
+    if (p.error) throw p.error;
+    const q = p.query!;
+    if (q.hide) return { status: 200, frames: [] };
+    return { status: 200, frames: await runQuery(ctx, q, p, from, to) };
+  } catch (err) {
+    const e = toAppError(err);
+    return { status: e.status, frames: [], error: e.message, errorSource: e.status >= 500 ? 'plugin' : 'downstream' };
+  }
 }
 
 /** The refId to answer under, even for a query too broken to validate. */
@@ -95,7 +160,7 @@ function refIdOf(raw: unknown, index: number): string {
   return typeof refId === 'string' && refId.length > 0 && refId.length <= 64 ? refId : `#${index}`;
 }
 
-async function runQuery(ctx: HandlerContext, q: Query, from: number, to: number): Promise<FrameJSON[]> {
+async function runQuery(ctx: HandlerContext, q: Query, p: Planned, from: number, to: number): Promise<FrameJSON[]> {
   const instance = ctx.registry.get(q.instance);
   const length = to - from;
   if (q.kind === 'object') {
@@ -108,9 +173,9 @@ async function runQuery(ctx: HandlerContext, q: Query, from: number, to: number)
     return frames;
   }
 
-  const interval = q.resampling ?? chooseInterval(from, to, q.intervalMs, q.maxDataPoints);
-  const grid = await instance.timeseries(q.channels, length, to, interval, q.reducer);
+  const grid = await instance.timeseries(q.channels, length, to, p.interval!, q.reducer, { maxBuckets: p.rows });
   if (grid.times.length > ctx.limits.rowsPerFrame) {
+    // Only a plugin that resamples itself can get here: everything we build was sized above.
     throw new AppError(
       'LIMIT_EXCEEDED',
       `query ${q.refId} would return ${grid.times.length} rows, more than ${ctx.limits.rowsPerFrame}; use a larger resampling interval`,

@@ -5,7 +5,7 @@
 import { AppError } from '../errors';
 import type { DataSource, Params } from './datasource';
 import { isResampledShape, normalizeResampled, normalizeSeriesSet, resampledToSeriesSet } from './normalize';
-import { resample } from './resample';
+import { resample, type ResampleOptions } from './resample';
 import {
   CHANNEL_TYPES,
   REDUCERS,
@@ -79,12 +79,20 @@ export class InstanceHandle {
   /**
    * Samples of `channels` in `[to - length, to)`. With `resampling` always a `Resampled`
    * grid (the registry resamples raw answers), without it always raw `SeriesSet`; either way
-   * exactly the requested channels, in order.
+   * exactly the requested channels, in order. `resampling <= 0` infers the grid here, from
+   * the plugin's raw samples, so `options.maxBuckets` holds for it as for any grid we build.
    */
-  timeseries(channels: string[], length: number, to: number, resampling: number, reducer?: Reducer): Promise<Resampled>;
+  timeseries(channels: string[], length: number, to: number, resampling: number, reducer?: Reducer, options?: ResampleOptions): Promise<Resampled>;
   timeseries(channels: string[], length: number, to: number, resampling?: undefined, reducer?: Reducer): Promise<SeriesSet>;
-  timeseries(channels: string[], length: number, to: number, resampling?: number, reducer?: Reducer): Promise<SeriesSet | Resampled>;
-  async timeseries(channels: string[], length: number, to: number, resampling?: number, reducer: Reducer = 'last'): Promise<SeriesSet | Resampled> {
+  timeseries(channels: string[], length: number, to: number, resampling?: number, reducer?: Reducer, options?: ResampleOptions): Promise<SeriesSet | Resampled>;
+  async timeseries(
+    channels: string[],
+    length: number,
+    to: number,
+    resampling?: number,
+    reducer: Reducer = 'last',
+    options: ResampleOptions = {},
+  ): Promise<SeriesSet | Resampled> {
     checkWindow(length, to);
     if (resampling !== undefined && !Number.isFinite(resampling)) {
       throw new AppError('BAD_REQUEST', `resampling must be a finite number of ms, got ${resampling}`, 'resampling');
@@ -93,14 +101,16 @@ export class InstanceHandle {
       throw new AppError('BAD_REQUEST', `unknown reducer "${reducer}"; expected one of ${REDUCERS.join(', ')}`, 'reducer');
     }
     const names = await this.checkChannels(channels);
-    const raw: unknown = await this.source.getTimeseries(names, length, to, resampling, reducer);
+    const infer = resampling !== undefined && resampling <= 0;
+    const raw: unknown = await this.source.getTimeseries(names, length, to, infer ? undefined : resampling, reducer);
 
     if (isResampledShape(raw)) {
-      const grid = normalizeResampled(raw, names, resampling ?? 0, this.label);
-      return resampling === undefined ? resampledToSeriesSet(grid) : grid;
+      const grid = normalizeResampled(raw, names, infer ? 0 : (resampling ?? 0), this.label);
+      if (resampling === undefined) return resampledToSeriesSet(grid);
+      return infer ? resample(resampledToSeriesSet(grid), length, to, resampling, reducer, options) : grid;
     }
     const set = normalizeSeriesSet(raw, names, to - length, to, this.label);
-    return resampling === undefined ? set : resample(set, length, to, resampling, reducer);
+    return resampling === undefined ? set : resample(set, length, to, resampling, reducer, options);
   }
 
   /** Objects (histogram / table / tree) of `channels` in `[to - length, to)`. */

@@ -5,11 +5,16 @@
 import { AppError } from '../errors';
 import { isSorted, makeGrid, skipBefore, sortedFrom, sortSeries, type Grid } from './bucketize';
 import { inferInterval } from './infer-interval';
+import { chooseInterval } from './interval';
 import { KERNELS, type Kernel } from './reducers';
 import { REDUCERS, type Reducer, type Resampled, type Series, type SeriesSet } from './types';
+import { gridTally } from './work-tally';
 
 export interface ResampleOptions {
-  /** Refuse grids with more buckets than this (memory is buckets × channels × 8 bytes). */
+  /**
+   * At most this many buckets (memory is buckets × channels × 8 bytes): an explicit interval
+   * that needs more is refused (LIMIT_EXCEEDED); an inferred one is coarsened to fit.
+   */
   maxBuckets?: number;
 }
 
@@ -39,15 +44,20 @@ export function resample(
   const names = Object.keys(set);
   const series = names.map((name) => checkSeries(name, set[name]));
   const from = to - length;
-  if (interval <= 0) {
+  const maxBuckets = options.maxBuckets ?? DEFAULT_MAX_BUCKETS;
+  const explicit = interval > 0;
+  if (!explicit) {
     // Inference needs sorted times; sort up front here (the fixed-interval path sorts lazily).
     for (let c = 0; c < series.length; c++) if (!isSorted(series[c].times)) series[c] = sortSeries(series[c]);
-    interval = inferInterval(series, from, to, length);
+    // Whole ms, so bucket times are exact integers as on every other grid.
+    const inferred = Math.max(1, Math.round(inferInterval(series, from, to, length)));
+    // A burst of fast samples must coarsen the grid, not exceed the caller's row budget.
+    interval = makeGrid(from, to, inferred).nBuckets <= maxBuckets ? inferred : chooseInterval(from, to, inferred, maxBuckets);
   }
 
   const grid = makeGrid(from, to, interval);
-  const maxBuckets = options.maxBuckets ?? DEFAULT_MAX_BUCKETS;
-  if (grid.nBuckets > maxBuckets) {
+  // chooseInterval may give maxBuckets 1 two buckets (see there); only an explicit interval is refused.
+  if (grid.nBuckets > (explicit ? maxBuckets : Math.max(2, maxBuckets))) {
     throw new AppError(
       'LIMIT_EXCEEDED',
       `resampling ${length} ms at ${interval} ms would make ${grid.nBuckets} buckets, more than the limit of ${maxBuckets}; use a larger interval`,
@@ -55,6 +65,8 @@ export function resample(
     );
   }
 
+  gridTally.buckets += grid.nBuckets;
+  gridTally.cells += grid.nBuckets * series.length;
   // Inline rather than bucketTime(): a cross-module call per bucket goes through the
   // CommonJS export getter that tsx and swc emit, measurable at a million buckets.
   const times = new Float64Array(grid.nBuckets);

@@ -13,6 +13,7 @@
  */
 import { bucketTime as importedBucketTime, makeGrid, type Grid } from '../registry/bucketize';
 import { DEFAULT_MAX_BUCKETS } from '../registry/resample';
+import { gridTally } from '../registry/work-tally';
 import type { Reducer } from '../registry/types';
 import { AppError } from '../errors';
 import type { SampleColumns } from '../scada/samples';
@@ -195,6 +196,7 @@ export interface SeriesWindow {
 /** One series' column, reduced per bucket of the plan's grid. */
 export function reduceSeries(plan: RollupPlan, reducer: Reducer, data: SeriesWindow): Float64Array {
   const { grid } = plan;
+  gridTally.cells += grid.nBuckets;
   const acc = new Float64Array(grid.nBuckets * SLOT);
   const fold = (cols: SampleColumns) => {
     const { times, values } = cols;
@@ -361,6 +363,7 @@ export function finalize(acc: Float64Array, nBuckets: number, reducer: Reducer):
 
 /** The grid's bucket starts, as the resampler labels them. */
 export function gridTimes(grid: Grid): Float64Array {
+  gridTally.buckets += grid.nBuckets;
   const times = new Float64Array(grid.nBuckets);
   for (let k = 0; k < grid.nBuckets; k++) times[k] = bucketTime(grid, k);
   return times;

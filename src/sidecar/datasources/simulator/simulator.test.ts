@@ -13,13 +13,13 @@ const make = (params: SimulatorParamsInput = {}) => new SimulatorDataSource(app,
 /** A time safely in the past, aligned to a minute. */
 const T = 28_333_334 * 60_000; // 1_700_000_040_000
 
-function raw(ds: SimulatorDataSource, channels: string[], length: number, to: number): SeriesSet {
-  return ds.getTimeseries(channels, length, to) as SeriesSet;
+async function raw(ds: SimulatorDataSource, channels: string[], length: number, to: number): Promise<SeriesSet> {
+  return (await (await ds.getTimeseries(channels, length, to))) as SeriesSet;
 }
 
-function caught(fn: () => unknown): AppError {
+async function caught(fn: () => unknown): Promise<AppError> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     expect(err).toBeInstanceOf(AppError);
     return err as AppError;
@@ -43,7 +43,7 @@ const expectRamp = (t: number, period: number, amp: number, off: number) => off 
 const expectSquare = (t: number, period: number, amp: number, off: number) => ((t % period) < period / 2 ? off + amp : off);
 
 describe('params', () => {
-  test('defaults give a useful demo set', () => {
+  test('defaults give a useful demo set', async () => {
     const p = simulatorParamsSchema.parse({});
     expect(p.sampleIntervalMs).toBe(1000);
     const names = p.channels.map((c) => c.name);
@@ -55,7 +55,7 @@ describe('params', () => {
     expect(simulatorParamsSchema.parse(p)).toEqual(p);
   });
 
-  test('channel fields get defaults', () => {
+  test('channel fields get defaults', async () => {
     const p = simulatorParamsSchema.parse({ channels: [{ name: 'x', signal: 'sine' }] });
     expect(p.channels[0]).toEqual({ name: 'x', signal: 'sine', period: 60_000, amplitude: 1, offset: 0, noise: 0, phase: 0 });
   });
@@ -82,8 +82,8 @@ describe('params', () => {
     expect(r.error!.issues[0].path).toEqual(path);
   });
 
-  test('the constructor reports bad params as BAD_PARAMS naming the field', () => {
-    const err = caught(() => make({ channels: [{ name: 'a', signal: 'sine' }, { name: 'a', signal: 'ramp' }] }));
+  test('the constructor reports bad params as BAD_PARAMS naming the field', async () => {
+    const err = await caught(() => make({ channels: [{ name: 'a', signal: 'sine' }, { name: 'a', signal: 'ramp' }] }));
     expect(err.code).toBe('BAD_PARAMS');
     expect(err.field).toBe('params.channels.1.name');
     expect(err.message).toContain('duplicate channel name "a"');
@@ -91,7 +91,7 @@ describe('params', () => {
 });
 
 describe('channels', () => {
-  test('lists timeseries, histogram, table and tree channels', () => {
+  test('lists timeseries, histogram, table and tree channels', async () => {
     const ds = make();
     const chans = ds.getChannels();
     const byName = new Map(chans.map((c) => [c.name, c]));
@@ -117,8 +117,8 @@ describe('signal values', () => {
     ],
   });
 
-  test('sine, ramp and square match their formulas at every sample', () => {
-    const set = raw(ds, ['s', 'r', 'q'], 60_000, T);
+  test('sine, ramp and square match their formulas at every sample', async () => {
+    const set = (await raw(ds, ['s', 'r', 'q'], 60_000, T));
     expect(set.s.times.length).toBe(240);
     for (let i = 0; i < set.s.times.length; i++) {
       const t = set.s.times[i];
@@ -128,8 +128,8 @@ describe('signal values', () => {
     }
   });
 
-  test('known points of each cycle', () => {
-    const set = raw(ds, ['r', 'q', 's0'], 10_000, T + 10_000);
+  test('known points of each cycle', async () => {
+    const set = (await raw(ds, ['r', 'q', 's0'], 10_000, T + 10_000));
     const at = (name: string, t: number) => set[name].values[set[name].times.indexOf(t)];
     // T is a multiple of every period: cycle starts there.
     expect(at('r', T)).toBe(10);
@@ -143,21 +143,21 @@ describe('signal values', () => {
     expect(at('s0', T + 750)).toBeCloseTo(-1, 12);
   });
 
-  test('a sample has one value whichever window asks for it', () => {
-    const a = raw(ds, ['s', 'r'], 20_000, T + 10_000);
-    const b = raw(ds, ['r', 's'], 30_000, T + 30_000);
+  test('a sample has one value whichever window asks for it', async () => {
+    const a = (await raw(ds, ['s', 'r'], 20_000, T + 10_000));
+    const b = (await raw(ds, ['r', 's'], 30_000, T + 30_000));
     const t = T + 5_000;
     for (const name of ['s', 'r']) {
       expect(a[name].values[a[name].times.indexOf(t)]).toBe(b[name].values[b[name].times.indexOf(t)]);
     }
   });
 
-  test('noise is deterministic, bounded and depends on the seed', () => {
+  test('noise is deterministic, bounded and depends on the seed', async () => {
     const spec = { name: 'n', signal: 'sine' as const, period: 60_000, amplitude: 5, offset: 20, noise: 0.5 };
-    const clean = raw(make({ channels: [{ ...spec, noise: 0 }] }), ['n'], 600_000, T).n.values;
-    const a = raw(make({ channels: [{ ...spec, seed: 7 }] }), ['n'], 600_000, T).n.values;
-    const a2 = raw(make({ channels: [{ ...spec, seed: 7 }] }), ['n'], 600_000, T).n.values;
-    const b = raw(make({ channels: [{ ...spec, seed: 8 }] }), ['n'], 600_000, T).n.values;
+    const clean = (await raw(make({ channels: [{ ...spec, noise: 0 }] }), ['n'], 600_000, T)).n.values;
+    const a = (await raw(make({ channels: [{ ...spec, seed: 7 }] }), ['n'], 600_000, T)).n.values;
+    const a2 = (await raw(make({ channels: [{ ...spec, seed: 7 }] }), ['n'], 600_000, T)).n.values;
+    const b = (await raw(make({ channels: [{ ...spec, seed: 8 }] }), ['n'], 600_000, T)).n.values;
     expect(Array.from(a2)).toEqual(Array.from(a));
     expect(Array.from(b)).not.toEqual(Array.from(a));
     let sum = 0;
@@ -172,11 +172,11 @@ describe('signal values', () => {
     expect(distinct.size).toBeGreaterThan(a.length * 0.9);
   });
 
-  test('randomWalk is bounded, wanders, moves smoothly and follows its seed', () => {
+  test('randomWalk is bounded, wanders, moves smoothly and follows its seed', async () => {
     const spec = { name: 'w', signal: 'randomWalk' as const, period: 900_000, amplitude: 2, offset: 10 };
     const day = 86_400_000;
-    const mk = (seed: number) => raw(make({ sampleIntervalMs: 10_000, channels: [{ ...spec, seed }] }), ['w'], day, T).w.values;
-    const v = mk(1);
+    const mk = async (seed: number) => (await raw(make({ sampleIntervalMs: 10_000, channels: [{ ...spec, seed }] }), ['w'], day, T)).w.values;
+    const v = await mk(1);
     let min = Infinity;
     let max = -Infinity;
     let mean = 0;
@@ -192,13 +192,13 @@ describe('signal values', () => {
     expect(max - min).toBeGreaterThan(0.5); // not constant
     expect(Math.abs(mean - 10)).toBeLessThan(0.5); // around offset
     expect(maxStep).toBeLessThan((max - min) / 4); // a walk, not white noise
-    expect(Array.from(mk(1))).toEqual(Array.from(v));
-    expect(Array.from(mk(2))).not.toEqual(Array.from(v));
+    expect(Array.from(await mk(1))).toEqual(Array.from(v));
+    expect(Array.from(await mk(2))).not.toEqual(Array.from(v));
   });
 
-  test('channels without a seed still differ from each other', () => {
+  test('channels without a seed still differ from each other', async () => {
     const base = { signal: 'randomWalk' as const, period: 60_000 };
-    const set = raw(make({ channels: [{ name: 'a', ...base }, { name: 'b', ...base }] }), ['a', 'b'], 600_000, T);
+    const set = (await raw(make({ channels: [{ name: 'a', ...base }, { name: 'b', ...base }] }), ['a', 'b'], 600_000, T));
     expect(Array.from(set.a.values)).not.toEqual(Array.from(set.b.values));
   });
 });
@@ -206,11 +206,11 @@ describe('signal values', () => {
 describe('windows', () => {
   const ds = make({ sampleIntervalMs: 100, channels: [{ name: 'r', signal: 'ramp', period: 1000 }] });
 
-  test('samples are the multiples of the interval in [to - length, to)', () => {
-    fc.assert(
-      fc.property(fc.double({ min: 0, max: 5_000, noNaN: true }), fc.double({ min: -50_000, max: 50_000, noNaN: true }), (length, dt) => {
+  test('samples are the multiples of the interval in [to - length, to)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.double({ min: 0, max: 5_000, noNaN: true }), fc.double({ min: -50_000, max: 50_000, noNaN: true }), async (length, dt) => {
         const to = T + dt;
-        const { times, values } = raw(ds, ['r'], length, to).r;
+        const { times, values } = (await raw(ds, ['r'], length, to)).r;
         expect(values.length).toBe(times.length);
         const expected: number[] = [];
         for (let k = Math.ceil((to - length) / 100); k * 100 < to; k++) expected.push(k * 100);
@@ -219,71 +219,71 @@ describe('windows', () => {
     );
   });
 
-  test('edges: start included, end excluded', () => {
-    const { times } = raw(ds, ['r'], 1000, T).r;
+  test('edges: start included, end excluded', async () => {
+    const { times } = (await raw(ds, ['r'], 1000, T)).r;
     expect(times[0]).toBe(T - 1000);
     expect(times[times.length - 1]).toBe(T - 100);
     expect(times.length).toBe(10);
-    expect(raw(ds, ['r'], 0, T).r.times.length).toBe(0);
+    expect((await raw(ds, ['r'], 0, T)).r.times.length).toBe(0);
   });
 
-  test('nothing at or after now', () => {
+  test('nothing at or after now', async () => {
     const fast = make({ sampleIntervalMs: 20, channels: [{ name: 'r', signal: 'ramp', period: 1000 }] });
     const before = Date.now();
-    const { times } = raw(fast, ['r'], 70_000, before + 60_000).r;
+    const { times } = (await raw(fast, ['r'], 70_000, before + 60_000)).r;
     const after = Date.now();
     expect(times[times.length - 1]).toBeLessThan(after);
     expect(times[times.length - 1]).toBeGreaterThanOrEqual(Math.ceil(before / 20) * 20 - 20);
     // A window wholly in the future is empty, raw or resampled.
-    expect(raw(fast, ['r'], 1000, after + 60_000).r.times.length).toBe(0);
-    const res = fast.getTimeseries(['r'], 1000, after + 60_000, 100, 'mean') as Resampled;
+    expect((await raw(fast, ['r'], 1000, after + 60_000)).r.times.length).toBe(0);
+    const res = (await fast.getTimeseries(['r'], 1000, after + 60_000, 100, 'mean')) as Resampled;
     expect(res.times.length).toBe(0);
     expect(res.names).toEqual(['r']);
   });
 
-  test('too many raw samples is LIMIT_EXCEEDED, resampled or not', () => {
+  test('too many raw samples is LIMIT_EXCEEDED, resampled or not', async () => {
     const ms = make({ sampleIntervalMs: 1, channels: [{ name: 'r', signal: 'ramp' }] });
     const length = MAX_SAMPLES_PER_CHANNEL + 1;
     for (const resampling of [undefined, 60_000]) {
-      const err = caught(() => ms.getTimeseries(['r'], length, T, resampling, 'mean'));
+      const err = await caught(() => ms.getTimeseries(['r'], length, T, resampling, 'mean'));
       expect(err.code).toBe('LIMIT_EXCEEDED');
       expect(err.message).toContain(String(MAX_SAMPLES_PER_CHANNEL));
     }
     const five = make({ sampleIntervalMs: 1, channels: ['a', 'b', 'c', 'd', 'e'].map((name) => ({ name, signal: 'sine' as const })) });
-    const err = caught(() => five.getTimeseries(['a', 'b', 'c', 'd', 'e'], 4_500_000, T));
+    const err = await caught(() => five.getTimeseries(['a', 'b', 'c', 'd', 'e'], 4_500_000, T));
     expect(err.code).toBe('LIMIT_EXCEEDED');
     expect(err.field).toBe('channels');
   });
 
-  test('bad requests name the field', () => {
-    expect(caught(() => ds.getTimeseries(['nope'], 1000, T))).toMatchObject({ code: 'UNKNOWN_CHANNEL', field: 'channels' });
-    expect(caught(() => ds.getTimeseries(['devices'], 1000, T)).message).toContain('getObject');
-    expect(caught(() => ds.getTimeseries(['r'], -1, T))).toMatchObject({ code: 'BAD_REQUEST', field: 'length' });
-    expect(caught(() => ds.getTimeseries(['r'], 1000, NaN))).toMatchObject({ code: 'BAD_REQUEST', field: 'to' });
-    expect(caught(() => ds.getTimeseries(['r'], 1000, T, 100, 'avg' as never))).toMatchObject({ code: 'BAD_REQUEST', field: 'reducer' });
+  test('bad requests name the field', async () => {
+    expect(await caught(() => ds.getTimeseries(['nope'], 1000, T))).toMatchObject({ code: 'UNKNOWN_CHANNEL', field: 'channels' });
+    expect((await caught(() => ds.getTimeseries(['devices'], 1000, T))).message).toContain('getObject');
+    expect(await caught(() => ds.getTimeseries(['r'], -1, T))).toMatchObject({ code: 'BAD_REQUEST', field: 'length' });
+    expect(await caught(() => ds.getTimeseries(['r'], 1000, NaN))).toMatchObject({ code: 'BAD_REQUEST', field: 'to' });
+    expect(await caught(() => ds.getTimeseries(['r'], 1000, T, 100, 'avg' as never))).toMatchObject({ code: 'BAD_REQUEST', field: 'reducer' });
   });
 });
 
 describe('resampling', () => {
   const ds = make({ sampleIntervalMs: 1000, channels: [{ name: 'r', signal: 'ramp', period: 60_000, amplitude: 60 }, { name: 'q', signal: 'square', period: 20_000 }] });
 
-  test('mean of a ramp over a bucket is the arithmetic mean of its samples', () => {
-    const res = ds.getTimeseries(['r'], 60_000, T, 10_000, 'mean') as Resampled;
+  test('mean of a ramp over a bucket is the arithmetic mean of its samples', async () => {
+    const res = (await ds.getTimeseries(['r'], 60_000, T, 10_000, 'mean')) as Resampled;
     expect(res.interval).toBe(10_000);
     expect(Array.from(res.times)).toEqual([0, 1, 2, 3, 4, 5].map((k) => T - 60_000 + k * 10_000));
     // Samples in bucket k are 10k, 10k+1, …, 10k+9: the mean is 10k + 4.5.
     res.columns[0].forEach((v, k) => expect(v).toBeCloseTo(10 * k + 4.5, 9));
   });
 
-  test('other reducers, and the same answer as DataSource.resample of the raw samples', () => {
-    const count = ds.getTimeseries(['r', 'q'], 60_000, T, 10_000, 'count') as Resampled;
+  test('other reducers, and the same answer as DataSource.resample of the raw samples', async () => {
+    const count = (await ds.getTimeseries(['r', 'q'], 60_000, T, 10_000, 'count')) as Resampled;
     expect(count.names).toEqual(['r', 'q']);
     expect(Array.from(count.columns[0])).toEqual([10, 10, 10, 10, 10, 10]);
-    const max = ds.getTimeseries(['r'], 60_000, T, 10_000, 'max') as Resampled;
+    const max = (await ds.getTimeseries(['r'], 60_000, T, 10_000, 'max')) as Resampled;
     expect(Array.from(max.columns[0])).toEqual([9, 19, 29, 39, 49, 59]);
-    const set = raw(ds, ['r', 'q'], 3_600_000, T);
+    const set = (await raw(ds, ['r', 'q'], 3_600_000, T));
     for (const reducer of ['mean', 'median', 'std', 'first', 'last'] as const) {
-      const mine = ds.getTimeseries(['r', 'q'], 3_600_000, T, 45_000, reducer) as Resampled;
+      const mine = (await ds.getTimeseries(['r', 'q'], 3_600_000, T, 45_000, reducer)) as Resampled;
       expect(mine).toEqual(DataSource.resample(set, 3_600_000, T, 45_000, reducer));
     }
   });
@@ -300,8 +300,8 @@ describe('objects', () => {
     ],
   });
 
-  test('histogram: 20 equal bins from min to max, counts sum to the samples', () => {
-    const { r_histogram: h } = ds.getObject(['r_histogram'], 100_000, T) as { r_histogram: HistogramObject };
+  test('histogram: 20 equal bins from min to max, counts sum to the samples', async () => {
+    const { r_histogram: h } = (await ds.getObject(['r_histogram'], 100_000, T)) as { r_histogram: HistogramObject };
     expect(h.type).toBe('histogram');
     expect(h.edges.length).toBe(21);
     expect(h.counts.length).toBe(20);
@@ -313,21 +313,21 @@ describe('objects', () => {
     expect(h.time).toBe(T - 1000);
   });
 
-  test('histogram of a constant and of an empty window', () => {
-    const { flat_histogram: h } = ds.getObject(['flat_histogram'], 50_000, T) as { flat_histogram: HistogramObject };
+  test('histogram of a constant and of an empty window', async () => {
+    const { flat_histogram: h } = (await ds.getObject(['flat_histogram'], 50_000, T)) as { flat_histogram: HistogramObject };
     expect(h.counts.reduce((a, b) => a + b, 0)).toBe(50);
     expect(h.edges[0]).toBeLessThan(3);
     expect(h.edges[20]).toBeGreaterThan(3);
-    const { w_histogram: e } = ds.getObject(['w_histogram'], 0, T) as { w_histogram: HistogramObject };
+    const { w_histogram: e } = (await ds.getObject(['w_histogram'], 0, T)) as { w_histogram: HistogramObject };
     expect(e.counts).toEqual([]);
   });
 
-  test('devices table: one row per timeseries channel with its last value', () => {
-    const { devices } = ds.getObject(['devices'], 60_000, T + 500) as { devices: TableObject };
+  test('devices table: one row per timeseries channel with its last value', async () => {
+    const { devices } = (await ds.getObject(['devices'], 60_000, T + 500)) as { devices: TableObject };
     expect(devices.type).toBe('table');
     expect(devices.columns.map((c) => c.name)).toEqual(['name', 'signal', 'unit', 'value', 'time']);
     expect(devices.rows.map((r) => r[0])).toEqual(['r', 'flat', 'w', 's']);
-    const set = raw(ds, ['r', 'flat', 'w', 's'], 60_000, T + 500);
+    const set = (await raw(ds, ['r', 'flat', 'w', 's'], 60_000, T + 500));
     for (const row of devices.rows) {
       const s = set[row[0] as string];
       expect(row[3]).toBe(s.values[s.values.length - 1]);
@@ -336,8 +336,8 @@ describe('objects', () => {
     expect(devices.rows[0].slice(0, 3)).toEqual(['r', 'ramp', '%']);
   });
 
-  test('model tree: simulator → signal kind → channel', () => {
-    const { model } = ds.getObject(['model'], 60_000, T) as { model: TreeObject };
+  test('model tree: simulator → signal kind → channel', async () => {
+    const { model } = (await ds.getObject(['model'], 60_000, T)) as { model: TreeObject };
     expect(model.type).toBe('tree');
     expect(model.root.name).toBe('simulator');
     const kinds = model.root.children!;
@@ -347,11 +347,11 @@ describe('objects', () => {
     expect(kinds[1].children).toEqual([{ name: 'r', value: 39 }]); // (T - 1000) mod 100 s = 39 s
   });
 
-  test('several objects at once; unknown ones name the field', () => {
-    const set = ds.getObject(['model', 'devices', 's_histogram'], 60_000, T);
+  test('several objects at once; unknown ones name the field', async () => {
+    const set = await ds.getObject(['model', 'devices', 's_histogram'], 60_000, T);
     expect(Object.keys(set).sort()).toEqual(['devices', 'model', 's_histogram']);
-    expect(caught(() => ds.getObject(['nope_histogram'], 1000, T))).toMatchObject({ code: 'UNKNOWN_CHANNEL', field: 'channels' });
-    expect(caught(() => ds.getObject(['r'], 1000, T)).message).toContain('getTimeseries');
+    expect(await caught(() => ds.getObject(['nope_histogram'], 1000, T))).toMatchObject({ code: 'UNKNOWN_CHANNEL', field: 'channels' });
+    expect((await caught(() => ds.getObject(['r'], 1000, T))).message).toContain('getTimeseries');
   });
 });
 
@@ -370,7 +370,7 @@ describe('SVG sparkline blob', () => {
     return m ? m[1].split(' ') : [];
   }
 
-  test('one point per sample, escaped text, well-formed enough', () => {
+  test('one point per sample, escaped text, well-formed enough', async () => {
     const { mime, svg } = blob(name, { lengthMs: 20_000, to: T, width: 200, height: 50 });
     expect(mime).toBe('image/svg+xml');
     expect(svg.startsWith('<svg')).toBe(true);
@@ -397,26 +397,26 @@ describe('SVG sparkline blob', () => {
     expect(open).toBe(close);
   });
 
-  test('long windows are thinned to about one point per pixel', () => {
+  test('long windows are thinned to about one point per pixel', async () => {
     const pts = points(blob('r', { lengthMs: 3_600_000, to: T, width: 100 }).svg);
     expect(pts.length).toBeGreaterThanOrEqual(90);
     expect(pts.length).toBeLessThanOrEqual(101);
   });
 
-  test('defaults, numeric strings, and a window in the future', () => {
+  test('defaults, numeric strings, and a window in the future', async () => {
     expect(points(blob('r', {}).svg).length).toBeGreaterThan(0);
     expect(blob('r', { width: '120', height: '40', lengthMs: '60000', to: String(T) }).svg).toContain('width="120" height="40"');
     expect(blob('r', { to: Date.now() + 10 * 3_600_000 }).svg).toContain('no data');
   });
 
-  test('bad params and channels', () => {
-    expect(caught(() => blob('r', { width: 5 }))).toMatchObject({ code: 'BAD_REQUEST', field: 'params.width' });
-    expect(caught(() => blob('r', { height: 'tall' }))).toMatchObject({ code: 'BAD_REQUEST', field: 'params.height' });
-    expect(caught(() => blob('r', { lengthMs: 0 }))).toMatchObject({ code: 'BAD_REQUEST', field: 'params.lengthMs' });
-    expect(caught(() => blob('nope', {}))).toMatchObject({ code: 'UNKNOWN_CHANNEL', field: 'channel' });
+  test('bad params and channels', async () => {
+    expect(await caught(() => blob('r', { width: 5 }))).toMatchObject({ code: 'BAD_REQUEST', field: 'params.width' });
+    expect(await caught(() => blob('r', { height: 'tall' }))).toMatchObject({ code: 'BAD_REQUEST', field: 'params.height' });
+    expect(await caught(() => blob('r', { lengthMs: 0 }))).toMatchObject({ code: 'BAD_REQUEST', field: 'params.lengthMs' });
+    expect(await caught(() => blob('nope', {}))).toMatchObject({ code: 'UNKNOWN_CHANNEL', field: 'channel' });
   });
 
-  test('escapeXml also replaces characters XML cannot carry', () => {
+  test('escapeXml also replaces characters XML cannot carry', async () => {
     expect(escapeXml('a\u0001b\uD800c')).toBe('a\uFFFDb\uFFFDc');
     expect(escapeXml('😀')).toBe('😀');
   });
@@ -442,7 +442,7 @@ describe('live push', () => {
   }
 
   /** Checks what arrived: consecutive samples, none before it existed, values as history has them. */
-  function checkStream(ds: SimulatorDataSource, got: Received[], channels: string[], subscribedAt: [number, number]) {
+  async function checkStream(ds: SimulatorDataSource, got: Received[], channels: string[], subscribedAt: [number, number]) {
     const all: Record<string, { times: number[]; values: number[] }> = {};
     for (const c of channels) all[c] = { times: [], values: [] };
     for (const { at, batch } of got) {
@@ -460,7 +460,7 @@ describe('live push', () => {
     // The first sample is the first that did not exist yet when subscribe() ran.
     expect([Math.ceil(subscribedAt[0] / I) * I, Math.ceil(subscribedAt[1] / I) * I]).toContain(times[0]);
     times.forEach((t, i) => i > 0 && expect(t - times[i - 1]).toBe(I));
-    const history = raw(ds, channels, times[times.length - 1] + I - times[0], times[times.length - 1] + I);
+    const history = await raw(ds, channels, times[times.length - 1] + I - times[0], times[times.length - 1] + I);
     for (const c of channels) {
       expect(all[c].times).toEqual(Array.from(history[c].times));
       expect(all[c].values).toEqual(Array.from(history[c].values));
@@ -478,7 +478,7 @@ describe('live push', () => {
     unsubscribe(); // idempotent
     expect(ds.subscriptionCount).toBe(0);
     const n = got.length;
-    checkStream(ds, got, ['r', 'w'], subscribedAt);
+    await checkStream(ds, got, ['r', 'w'], subscribedAt);
     await sleep(5 * I);
     expect(got.length).toBe(n);
   });
@@ -498,7 +498,7 @@ describe('live push', () => {
     const subscribedAt: [number, number] = [before, Date.now()];
     await waitFor(() => times().length >= 15);
     unsubscribe();
-    checkStream(ds, got, ['r'], subscribedAt);
+    await checkStream(ds, got, ['r'], subscribedAt);
     expect(got.some((g) => g.batch.r.times.length >= 5)).toBe(true);
   });
 
@@ -528,9 +528,9 @@ describe('live push', () => {
     expect(b.got.length).toBe(nb);
   });
 
-  test('unknown channels are refused up front', () => {
+  test('unknown channels are refused up front', async () => {
     const ds = make(spec);
-    expect(caught(() => ds.subscribe(['nope'], () => {}))).toMatchObject({ code: 'UNKNOWN_CHANNEL', field: 'channels' });
+    expect(await caught(() => ds.subscribe(['nope'], () => {}))).toMatchObject({ code: 'UNKNOWN_CHANNEL', field: 'channels' });
     expect(ds.subscriptionCount).toBe(0);
   });
 });

@@ -7,6 +7,7 @@
  */
 import { AppError } from '../../errors';
 import { DataSource, type Params } from '../../registry/datasource';
+import { yieldToEventLoop } from '../../registry/event-loop';
 import {
   REDUCERS,
   type AppContext,
@@ -46,6 +47,11 @@ export const MAX_SAMPLES_PER_CHANNEL = 5_000_000;
 export const MAX_SAMPLES_PER_REQUEST = 20_000_000;
 /** Bins of a histogram channel. */
 export const HISTOGRAM_BINS = 20;
+/**
+ * Samples computed between two yields to the event loop: ~30 ms at the slowest signal
+ * (randomWalk with noise, ~300 ns a sample here), so a long window never stalls polling.
+ */
+export const GENERATE_SLICE = 100_000;
 /** Samples per pushed batch when a subscription catches up after falling behind. */
 export const MAX_PUSH_BATCH = 10_000;
 
@@ -115,7 +121,7 @@ export class SimulatorDataSource extends DataSource {
     return list;
   }
 
-  override getTimeseries(channels: string[], length: number, to: number, resampling?: number, reducer: Reducer = 'last'): SeriesSet | Resampled {
+  override async getTimeseries(channels: string[], length: number, to: number, resampling?: number, reducer: Reducer = 'last'): Promise<SeriesSet | Resampled> {
     const chans = this.timeseriesChannels(channels, 'channels');
     checkWindow(length, to);
     // null as well as undefined means "raw": seed 000's Python callers pass None.
@@ -130,7 +136,7 @@ export class SimulatorDataSource extends DataSource {
     this.checkLimit(range, chans.length, interval !== undefined);
 
     const set: SeriesSet = {};
-    for (const ch of chans) set[ch.name] = this.generate(ch, range);
+    for (const ch of chans) set[ch.name] = await this.generate(ch, range);
     if (interval === undefined) return set;
 
     // Resample over the window as clamped at now, so no empty buckets from the future appear.
@@ -146,7 +152,7 @@ export class SimulatorDataSource extends DataSource {
     return DataSource.resample(set, clampedLength, range.end, interval, reducer);
   }
 
-  override getObject(channels: string[], length: number, to: number): ObjectSet {
+  override async getObject(channels: string[], length: number, to: number): Promise<ObjectSet> {
     if (!Array.isArray(channels)) throw new AppError('BAD_REQUEST', 'channels must be an array of channel names', 'channels');
     checkWindow(length, to);
     // Resolve every name before any work, so a bad name fails fast and alone.
@@ -159,7 +165,7 @@ export class SimulatorDataSource extends DataSource {
     for (const { name, kind } of wanted) {
       if (kind === DEVICES_CHANNEL) out[name] = this.devicesTable(range);
       else if (kind === MODEL_CHANNEL) out[name] = this.modelTree(range);
-      else out[name] = this.histogram(kind, range);
+      else out[name] = await this.histogram(kind, range);
     }
     return out;
   }
@@ -255,21 +261,33 @@ export class SimulatorDataSource extends DataSource {
     return ch.noise > 0 ? v + noiseAt(ch.noise, ch.seed, ch.nameHash, index) : v;
   }
 
-  private generate(ch: SimChannel, range: SampleRange): Series {
-    return this.generateIndices(ch, range.first, range.count);
+  /** A window's samples, computed in slices of GENERATE_SLICE with the event loop served between them. */
+  private async generate(ch: SimChannel, range: SampleRange): Promise<Series> {
+    const times = new Float64Array(range.count);
+    const values = new Float64Array(range.count);
+    for (let done = 0; done < range.count; done += GENERATE_SLICE) {
+      if (done > 0) await yieldToEventLoop();
+      this.fill(ch, range.first, times, values, done, Math.min(range.count, done + GENERATE_SLICE));
+    }
+    return { times, values };
   }
 
   private generateIndices(ch: SimChannel, first: number, count: number): Series {
     const times = new Float64Array(count);
     const values = new Float64Array(count);
+    this.fill(ch, first, times, values, 0, count);
+    return { times, values };
+  }
+
+  /** Samples `first + begin .. first + end - 1` into `times` / `values` at `begin .. end - 1`. */
+  private fill(ch: SimChannel, first: number, times: Float64Array, values: Float64Array, begin: number, end: number): void {
     const interval = this.sampleIntervalMs;
-    for (let i = 0; i < count; i++) {
+    for (let i = begin; i < end; i++) {
       const index = first + i;
       // index × interval, not a running sum: no rounding drift, same time in every window.
       times[i] = index * interval;
       values[i] = this.valueAt(ch, index);
     }
-    return { times, values };
   }
 
   /** Sample indices in `[to - length, min(to, now))`. */
@@ -348,10 +366,10 @@ export class SimulatorDataSource extends DataSource {
    * max (as numpy does), so every sample is counted once; a constant series gets bins
    * around its value.
    */
-  private histogram(source: string, range: SampleRange): HistogramObject {
+  private async histogram(source: string, range: SampleRange): Promise<HistogramObject> {
     const ch = this.series.get(source)!;
     const time = this.lastTime(range);
-    const { values } = this.generate(ch, range);
+    const { values } = await this.generate(ch, range);
     if (values.length === 0) return { type: 'histogram', edges: [], counts: [], ...(time !== undefined ? { time } : {}) };
     let min = Infinity;
     let max = -Infinity;
