@@ -70,6 +70,8 @@ export interface ListedChannelJSON {
   unit?: string;
   description?: string;
   labels?: Record<string, string>;
+  /** A SCADA point that device_ctrl may write. */
+  writable?: boolean;
 }
 
 export interface ChannelListJSON {

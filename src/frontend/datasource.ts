@@ -18,12 +18,23 @@ import {
   type ScopedVars,
   type TestDataSourceResponse,
 } from '@grafana/data';
-import { getBackendSrv, getTemplateSrv } from '@grafana/runtime';
+import { config, getBackendSrv, getTemplateSrv } from '@grafana/runtime';
 import { Observable, lastValueFrom, merge, of } from 'rxjs';
 import type { FrameJSON, QueryResponseJSON } from '../common/frames';
 import type { ChannelListJSON, HealthJSON, LiveRequest, SidecarQuery } from '../common/query';
 import { HttpLive, WebSocketLive, errorMessage, type LiveClient } from './live';
 import { DEFAULT_QUERY, type ScadaOptions, type ScadaQuery, type ScadaVariableQuery } from './types';
+
+/** Roles Grafana's proxy admits to the `control` route (plugin.json `reqRole: Editor`). */
+const WRITE_ROLES = new Set(['Editor', 'Admin']);
+
+/** What `device_ctrl` answers: the point written and its value read back. */
+export interface DeviceCtrlJSON {
+  device_id: string;
+  term_id: string;
+  item_id: string;
+  reading: unknown;
+}
 
 /** A range whose end is this close to now counts as "ends at now" (Grafana rounds `now`). */
 const NOW_SLACK_MS = 2_000;
@@ -33,12 +44,18 @@ const MAX_STREAM_ROWS = 100_000;
 export class DataSource extends DataSourceApi<ScadaQuery, ScadaOptions> {
   /** Proxy base: `/api/datasources/proxy/uid/<uid>/sidecar`. */
   readonly base: string;
+  /** The write route's base (`…/control`): Grafana injects the control key and admits Editors and Admins only. */
+  readonly controlBase: string;
+  private readonly controlKeySet: boolean;
   readonly transport: 'websocket' | 'http';
   private live?: LiveClient;
 
   constructor(instanceSettings: DataSourceInstanceSettings<ScadaOptions>) {
     super(instanceSettings);
-    this.base = `${(instanceSettings.url ?? '').replace(/\/$/, '')}/sidecar`;
+    const proxy = (instanceSettings.url ?? '').replace(/\/$/, '');
+    this.base = `${proxy}/sidecar`;
+    this.controlBase = `${proxy}/control`;
+    this.controlKeySet = instanceSettings.jsonData?.controlKeySet === true;
     this.transport = instanceSettings.jsonData?.liveTransport ?? 'websocket';
   }
 
@@ -262,6 +279,30 @@ export class DataSource extends DataSourceApi<ScadaQuery, ScadaOptions> {
       type: q.type || undefined,
     });
     return channels.map((c) => ({ text: c.name, value: c.name }));
+  }
+
+  /**
+   * Whether to show write controls: a control key is configured and the user's role may use
+   * the `control` route. Grafana's proxy enforces the role; this only spares Viewers a 403.
+   */
+  canWrite(): boolean {
+    const user = config.bootData?.user;
+    return this.controlKeySet && (user?.isGrafanaAdmin === true || WRITE_ROLES.has(user?.orgRole ?? ''));
+  }
+
+  /** Writes `value` to a SCADA channel (`<device>/<term>/<item>`) through the control route; resolves with the read-back. */
+  async writeChannel(channel: string, value: number | boolean): Promise<DeviceCtrlJSON> {
+    const [device_id, term_id, item_id, ...rest] = channel.split('/');
+    if (!device_id || !term_id || !item_id || rest.length) throw new Error(`"${channel}" is not a SCADA channel (device/term/item)`);
+    const res = await lastValueFrom(
+      getBackendSrv().fetch<DeviceCtrlJSON>({
+        url: `${this.controlBase}/api/v1/device_ctrl`,
+        method: 'POST',
+        data: { device_id, term_id, item_id, value },
+        showErrorAlert: false,
+      }),
+    );
+    return res.data;
   }
 
   private async get<T>(path: string): Promise<T> {

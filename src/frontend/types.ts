@@ -32,11 +32,16 @@ export interface ScadaOptions extends DataSourceJsonData {
   /** The sidecar's base URL, as seen from the Grafana server (the proxy route's target). */
   url?: string;
   liveTransport?: LiveTransport;
+  /** A control key is stored: Editors and Admins see write controls (the `control` route). */
+  controlKeySet?: boolean;
 }
 
-/** Stored encrypted by Grafana; only the proxy route reads it. */
+/** Stored encrypted by Grafana; only the proxy routes read them. */
 export interface ScadaSecureOptions {
+  /** A read key, for everyone who may use the data source. */
   apiKey?: string;
+  /** A control key, injected only by the `control` route, which Grafana opens to Editors and Admins. */
+  controlKey?: string;
 }
 
 /** Template variable query: channels of an instance, optionally filtered. */

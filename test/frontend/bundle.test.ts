@@ -73,11 +73,17 @@ it('bundles none of the shared libraries and ships plugin.json, README and the l
   expect(fs.existsSync(path.join(DIST, 'README.md'))).toBe(true);
 });
 
-it('plugin.json declares the proxy route that injects the API key', () => {
+it('plugin.json declares the read route with the API key, and a write route with the control key for Editors only', () => {
   const pluginJson = JSON.parse(fs.readFileSync(path.join(REPO, 'plugin.json'), 'utf8'));
   expect(pluginJson).toMatchObject({ type: 'datasource', metrics: true, streaming: true, backend: false, category: 'iot' });
   expect(pluginJson.routes).toEqual([
     { path: 'sidecar', url: '{{ .JsonData.url }}', headers: [{ name: 'Authorization', content: 'Bearer {{ .SecureJsonData.apiKey }}' }] },
+    {
+      path: 'control',
+      url: '{{ .JsonData.url }}',
+      reqRole: 'Editor',
+      headers: [{ name: 'Authorization', content: 'Bearer {{ .SecureJsonData.controlKey }}' }],
+    },
   ]);
   expect(pluginJson.dependencies.grafanaDependency).toBe('>=13.0.0');
 });

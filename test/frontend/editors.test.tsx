@@ -7,6 +7,8 @@
 import '@testing-library/jest-dom/jest-globals';
 import { act, fireEvent, render, screen, waitFor } from '@testing-library/react';
 import type { DataSourceInstanceSettings } from '@grafana/data';
+import { config, getBackendSrv } from '@grafana/runtime';
+import { lastValueFrom } from 'rxjs';
 import { ConfigEditor } from '../../src/frontend/components/ConfigEditor';
 import { QueryEditor } from '../../src/frontend/components/QueryEditor';
 import { DataSource } from '../../src/frontend/datasource';
@@ -114,5 +116,84 @@ describe('QueryEditor', () => {
       expect(await screen.findByText('sim')).toBeInTheDocument();
     });
     expect(screen.getByText('csv')).toBeInTheDocument();
+  });
+});
+
+describe('writes by role', () => {
+  const user = config.bootData.user as { orgRole: string; isGrafanaAdmin: boolean };
+  const saved = { ...user };
+  afterEach(() => Object.assign(user, saved));
+
+  const dsFor = (url: string, controlKeySet = true) =>
+    new DataSource({
+      id: 1,
+      uid: 'scada',
+      name: 'SCADA Live',
+      type: 'scadalive-scada-datasource',
+      url,
+      jsonData: { controlKeySet },
+      meta: {},
+    } as unknown as DataSourceInstanceSettings<ScadaOptions>);
+  const pointQuery = (channel: string): ScadaQuery => ({ refId: 'A', instance: 'points', channels: [channel] });
+
+  it('shows write controls to Editors and Admins of a data source with a control key, only', () => {
+    for (const [role, admin, keySet, expected] of [
+      ['Viewer', false, true, false],
+      ['Editor', false, true, true],
+      ['Admin', false, true, true],
+      ['Viewer', true, true, true],
+      ['Admin', false, false, false],
+    ] as const) {
+      Object.assign(user, { orgRole: role, isGrafanaAdmin: admin });
+      expect([role, admin, keySet, dsFor(env.proxyUrl, keySet).canWrite()]).toEqual([role, admin, keySet, expected]);
+    }
+  });
+
+  it('an Editor gets a write control for a writable point; the write goes through the control route with the control key', async () => {
+    Object.assign(user, { orgRole: 'Editor', isGrafanaAdmin: false });
+    render(<QueryEditor datasource={dsFor(env.proxyUrl)} query={pointQuery('plc9/unit1/setpoint')} onChange={jest.fn()} onRunQuery={jest.fn()} />);
+    const input = (await waitFor(() => {
+      const el = document.getElementById('scada-write-value');
+      expect(el).not.toBeNull();
+      return el;
+    })) as HTMLInputElement;
+    fireEvent.change(input, { target: { value: '5.25' } });
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Write' }));
+    });
+    // The sidecar itself answered (it knows no device plc9: 404): the proxy let the Editor through and
+    // injected a key that may write, or the answer would be 403.
+    await waitFor(() => expect(document.body.textContent).toMatch(/device "plc9" does not exist/), { timeout: 5000 });
+  });
+
+  it('no write control for a point that is not writable, nor for a Viewer', async () => {
+    Object.assign(user, { orgRole: 'Editor', isGrafanaAdmin: false });
+    const ds = dsFor(env.proxyUrl);
+    const listed = jest.spyOn(ds, 'listChannels');
+    const { unmount } = render(<QueryEditor datasource={ds} query={pointQuery('plc9/unit1/level')} onChange={jest.fn()} onRunQuery={jest.fn()} />);
+    await waitFor(() => expect(listed).toHaveBeenCalledWith(expect.objectContaining({ search: 'plc9/unit1/level' })));
+    await act(async () => {
+      await listed.mock.results.at(-1)!.value;
+    });
+    expect(document.getElementById('scada-write-value')).toBeNull();
+    unmount();
+
+    Object.assign(user, { orgRole: 'Viewer' });
+    render(<QueryEditor datasource={dsFor(env.proxyUrl)} query={pointQuery('plc9/unit1/setpoint')} onChange={jest.fn()} onRunQuery={jest.fn()} />);
+    expect(document.getElementById('scada-write-value')).toBeNull();
+  });
+
+  it("Grafana's proxy refuses the control route to a Viewer, whatever the frontend shows", async () => {
+    Object.assign(user, { orgRole: 'Viewer', isGrafanaAdmin: false });
+    await expect(dsFor(env.viewerProxyUrl).writeChannel('plc9/unit1/setpoint', 1)).rejects.toMatchObject({ status: 403 });
+    // The read route carries the read key: the sidecar itself refuses a write through it.
+    const viaReadRoute = lastValueFrom(
+      getBackendSrv().fetch({
+        url: `${env.proxyUrl}/sidecar/api/v1/device_ctrl`,
+        method: 'POST',
+        data: { device_id: 'plc9', term_id: 'unit1', item_id: 'setpoint', value: 1 },
+      }),
+    );
+    await expect(viaReadRoute).rejects.toMatchObject({ status: 403, data: { error: { code: 'FORBIDDEN' } } });
   });
 });

@@ -101,7 +101,10 @@ export function installBackendSrv(): void {
 export { installTemplateSrv } from './template-srv';
 
 export interface ProxiedSidecar {
+  /** The data source proxy of an Editor. */
   proxyUrl: string;
+  /** The same data source's proxy for a Viewer (the control route answers 403). */
+  viewerProxyUrl: string;
   sidecarUrl: string;
   /** Cuts every proxied WebSocket, as a network blip would. */
   drop(): Promise<void>;
@@ -131,6 +134,7 @@ export async function startProxiedSidecar(): Promise<ProxiedSidecar> {
   const first = await next();
   return {
     proxyUrl: first.proxyUrl as string,
+    viewerProxyUrl: first.viewerProxyUrl as string,
     sidecarUrl: first.sidecarUrl as string,
     drop: async () => void (await ask('drop')),
     sockets: async () => (await ask('sockets')).sockets as number,

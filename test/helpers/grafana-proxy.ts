@@ -13,8 +13,13 @@ import * as path from 'node:path';
 interface Route {
   path: string;
   url: string;
+  reqRole?: Role;
   headers?: Array<{ name: string; content: string }>;
 }
+
+/** Grafana's organisation roles, lowest first: a route's `reqRole` admits that role and those above. */
+export const ROLES = ['Viewer', 'Editor', 'Admin'] as const;
+export type Role = (typeof ROLES)[number];
 
 export interface ProxyOptions {
   /** Where plugin.json is (its `routes` are what the proxy follows). */
@@ -23,6 +28,8 @@ export interface ProxyOptions {
   prefix: string;
   jsonData: Record<string, string>;
   secureJsonData: Record<string, string>;
+  /** The signed-in user's role; routes with a higher `reqRole` answer 403, as Grafana's proxy does. */
+  role?: Role;
   fallback?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
 
@@ -47,7 +54,8 @@ export async function startDataSourceProxy(options: ProxyOptions): Promise<DataS
   const { prefix } = options;
 
   /** The route for a proxied path: the target and the path on it, with the route's headers. */
-  const route = (url: string): { target: URL; headers: Record<string, string>; path: string } | undefined => {
+  const role = options.role ?? 'Editor';
+  const route = (url: string): { target: URL; headers: Record<string, string>; path: string; denied: boolean } | undefined => {
     if (!url.startsWith(prefix + '/')) return undefined;
     const rest = url.slice(prefix.length + 1);
     for (const r of plugin.routes ?? []) {
@@ -55,7 +63,8 @@ export async function startDataSourceProxy(options: ProxyOptions): Promise<DataS
         const target = new URL(render(r.url));
         const headers: Record<string, string> = {};
         for (const h of r.headers ?? []) headers[h.name.toLowerCase()] = render(h.content);
-        return { target, headers, path: target.pathname.replace(/\/$/, '') + rest.slice(r.path.length) };
+        const denied = r.reqRole !== undefined && ROLES.indexOf(role) < ROLES.indexOf(r.reqRole);
+        return { target, headers, path: target.pathname.replace(/\/$/, '') + rest.slice(r.path.length), denied };
       }
     }
     return undefined;
@@ -67,6 +76,10 @@ export async function startDataSourceProxy(options: ProxyOptions): Promise<DataS
     if (!r) {
       if (options.fallback && !(req.url ?? '').startsWith(prefix)) return options.fallback(req, res);
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not a proxy route"}');
+      return;
+    }
+    if (r.denied) {
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"Access denied"}');
       return;
     }
     // Grafana's proxy does not forward the browser's cookies or Origin to the target.
@@ -85,7 +98,7 @@ export async function startDataSourceProxy(options: ProxyOptions): Promise<DataS
 
   server.on('upgrade', (req, socket: net.Socket, head: Buffer) => {
     const r = route(req.url ?? '');
-    if (!r) return socket.destroy();
+    if (!r || r.denied) return socket.destroy();
     const { cookie: _c, origin: _o, host: _h, ...headers } = req.headers;
     const all = { ...headers, ...r.headers, host: r.target.host };
     const upstream = net.connect(Number(r.target.port), r.target.hostname, () => {

@@ -29,6 +29,13 @@ export const expectedRamp = (t: number): number => RAMP.offset + (RAMP.amplitude
 export const FAST_SAMPLE_MS = 50;
 export const LIVE_INTERVAL_MS = 200;
 
+/** The instances a test sidecar runs unless told otherwise. */
+export const DEFAULT_INSTANCES: unknown[] = [
+  { id: 'sim', plugin: 'simulator', params: { sampleIntervalMs: 1000, channels: [SINE, RAMP] } },
+  { id: 'fast', plugin: 'simulator', params: { sampleIntervalMs: FAST_SAMPLE_MS, channels: [SINE, RAMP] } },
+  { id: 'csv', plugin: 'csv', params: { file: 'plugins/data/example.csv', route_path: 'table' } },
+];
+
 export interface TestSidecar extends Sidecar {
   fetch(pathname: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
   json<T = Json>(pathname: string, init?: RequestInit & { key?: string | null }): Promise<{ status: number; body: T; headers: Headers }>;
@@ -57,11 +64,7 @@ export async function startTestSidecar(
         ...options.server,
         limits: { ...options.limits },
       },
-      instances: options.instances ?? [
-        { id: 'sim', plugin: 'simulator', params: { sampleIntervalMs: 1000, channels: [SINE, RAMP] } },
-        { id: 'fast', plugin: 'simulator', params: { sampleIntervalMs: FAST_SAMPLE_MS, channels: [SINE, RAMP] } },
-        { id: 'csv', plugin: 'csv', params: { file: 'plugins/data/example.csv', route_path: 'table' } },
-      ],
+      instances: options.instances ?? DEFAULT_INSTANCES,
     },
     REPO,
   );

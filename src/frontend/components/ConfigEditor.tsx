@@ -1,4 +1,4 @@
-/** Data source settings: sidecar URL (the proxy route's target), API key (secret), live transport. */
+/** Data source settings: sidecar URL (the proxy routes' target), read key and control key (secrets), live transport. */
 import type { DataSourcePluginOptionsEditorProps } from '@grafana/data';
 import { Field, Input, RadioButtonGroup, SecretInput } from '@grafana/ui';
 import type { ChangeEvent } from 'react';
@@ -27,7 +27,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           onChange={(e: ChangeEvent<HTMLInputElement>) => setJson({ url: e.currentTarget.value })}
         />
       </Field>
-      <Field label="API key" description="Sent by Grafana's proxy as a Bearer token; never reaches the browser">
+      <Field label="API key" description="A read key, sent by Grafana's proxy for every user of the data source; never reaches the browser. Never put a control key here.">
         <SecretInput
           id="scada-api-key"
           width={50}
@@ -42,6 +42,33 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
               ...options,
               secureJsonFields: { ...secureJsonFields, apiKey: false },
               secureJsonData: { ...secure, apiKey: '' },
+            })
+          }
+        />
+      </Field>
+      <Field
+        label="Control key"
+        description="Optional. A control key lets Editors and Admins write to devices (Grafana's proxy refuses the write route to Viewers); leave empty for read-only"
+      >
+        <SecretInput
+          id="scada-control-key"
+          width={50}
+          placeholder="sidecar control key"
+          isConfigured={!!secureJsonFields?.controlKey}
+          value={secure.controlKey ?? ''}
+          onChange={(e: ChangeEvent<HTMLInputElement>) =>
+            onOptionsChange({
+              ...options,
+              jsonData: { ...jsonData, controlKeySet: e.currentTarget.value !== '' || !!secureJsonFields?.controlKey },
+              secureJsonData: { ...secure, controlKey: e.currentTarget.value },
+            })
+          }
+          onReset={() =>
+            onOptionsChange({
+              ...options,
+              jsonData: { ...jsonData, controlKeySet: false },
+              secureJsonFields: { ...secureJsonFields, controlKey: false },
+              secureJsonData: { ...secure, controlKey: '' },
             })
           }
         />

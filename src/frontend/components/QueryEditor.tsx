@@ -1,8 +1,9 @@
-/** Query editor: instance, channels (searched on the sidecar), kind, reducer, interval, live, legend. */
+/** Query editor: instance, channels (searched on the sidecar), kind, reducer, interval, live, legend; a write control for Editors. */
 import type { QueryEditorProps, SelectableValue } from '@grafana/data';
 import { AsyncMultiSelect, InlineField, InlineFieldRow, InlineSwitch, Input, RadioButtonGroup, Select } from '@grafana/ui';
 import { useEffect, useState, type ChangeEvent } from 'react';
 import type { DataSource } from '../datasource';
+import { WriteControl } from './WriteControl';
 import { QUERY_KINDS, REDUCERS, type QueryKind, type Reducer, type ScadaOptions, type ScadaQuery } from '../types';
 
 type Props = QueryEditorProps<DataSource, ScadaQuery, ScadaOptions>;
@@ -14,6 +15,22 @@ const LABEL_WIDTH = 14;
 export function QueryEditor({ query, datasource, onChange, onRunQuery }: Props) {
   const [instances, setInstances] = useState<string[]>([]);
   const [loadError, setLoadError] = useState<string>();
+  const [writable, setWritable] = useState<string>();
+
+  // Write controls only for a single writable point, and only for users who may write.
+  const single = query.channels?.length === 1 ? query.channels[0] : undefined;
+  useEffect(() => {
+    let live = true;
+    setWritable(undefined);
+    if (!single || !query.instance || !datasource.canWrite()) return;
+    datasource
+      .listChannels({ instance: query.instance, search: single, limit: 200 })
+      .then(({ channels }) => live && setWritable(channels.some((c) => c.name === single && c.writable === true) ? single : undefined))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [datasource, query.instance, single]);
 
   useEffect(() => {
     let live = true;
@@ -110,6 +127,7 @@ export function QueryEditor({ query, datasource, onChange, onRunQuery }: Props) 
           />
         </InlineField>
       </InlineFieldRow>
+      {writable && <WriteControl datasource={datasource} channel={writable} />}
     </>
   );
 }

@@ -20,7 +20,12 @@ export function errorBody(code: ErrorCode, message: string, field?: string): Err
   return { error: { code, message, ...(field ? { field } : {}) } };
 }
 
-/** Fastify error codes we answer with a specific message (their own texts are terse). */
+/** Longest path parameter (an id in a REST path) the router accepts; fastify's own default. */
+export const MAX_PARAM_LENGTH = 100;
+/** Paths are echoed in a 404 only up to this length. */
+const MAX_ECHOED_PATH = 200;
+
+/** Fastify error codes we answer with a specific message (their own texts are terse and echo the URL). */
 const FASTIFY_ERRORS: Record<string, (err: FastifyError, req: FastifyRequest) => HttpError> = {
   FST_ERR_CTP_BODY_TOO_LARGE: (_e, req) => ({
     status: 413,
@@ -33,8 +38,11 @@ const FASTIFY_ERRORS: Record<string, (err: FastifyError, req: FastifyRequest) =>
     body: errorBody('BAD_REQUEST', `unsupported content type ${JSON.stringify(req.headers['content-type'] ?? '')}; send application/json`, 'content-type'),
   }),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => ({ status: 400, body: errorBody('BAD_REQUEST', 'request body size did not match Content-Length', 'body') }),
-  FST_ERR_BAD_URL: () => ({ status: 400, body: errorBody('BAD_REQUEST', 'malformed URL') }),
-  FST_ERR_MAX_PARAM_LENGTH: () => ({ status: 414, body: errorBody('LIMIT_EXCEEDED', 'URL path parameter too long') }),
+  FST_ERR_BAD_URL: () => ({ status: 400, body: errorBody('BAD_REQUEST', 'malformed URL: a path segment is not valid percent-encoding', 'url') }),
+  FST_ERR_MAX_PARAM_LENGTH: () => ({
+    status: 414,
+    body: errorBody('LIMIT_EXCEEDED', `URL path parameter too long: the limit is ${MAX_PARAM_LENGTH} characters`, 'url'),
+  }),
 };
 
 /** Maps anything thrown while serving a request to a status and JSON body. */
@@ -64,6 +72,18 @@ export function installErrorHandlers(app: FastifyInstance): void {
   });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0];
-    return sendError(reply, { status: 404, body: errorBody('NOT_FOUND', `no route ${req.method} ${path}`) });
+    const shown = path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}…` : path;
+    return sendError(reply, { status: 404, body: errorBody('NOT_FOUND', `no route ${req.method} ${shown}`) });
   });
+}
+
+/**
+ * Fastify's `frameworkErrors`: errors its router raises before any route or hook runs (bad
+ * percent-encoding, an over-long path parameter). Without it they answer in fastify's own
+ * shape with the URL echoed back.
+ */
+export function frameworkErrorReply(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const e = toHttpError(err, req);
+  req.log.info({ code: e.body.error.code, reason: e.body.error.message }, 'request rejected by the router');
+  void sendError(reply, e);
 }

@@ -17,7 +17,7 @@ import type { HandlerContext } from '../handlers/context';
 import { installAuth, type KeyStore } from './auth';
 import { installJsonParser } from './body-parser';
 import { installCors, OriginPolicy } from './cors';
-import { installErrorHandlers, errorBody, sendError } from './error-reply';
+import { MAX_PARAM_LENGTH, frameworkErrorReply, installErrorHandlers, errorBody, sendError } from './error-reply';
 import { HttpLive, LIVE_HTTP_ROUTE } from './live/http';
 import type { LiveHub } from './live/hub';
 import { WebSocketLive } from './live/websocket';
@@ -70,7 +70,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // Request ids are ours, not the client's.
     requestIdHeader: false,
     // `/api/health/` is `/api/health`.
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // Router errors answer in our JSON shape like every other error.
+    frameworkErrors: frameworkErrorReply,
   }) as unknown as FastifyInstance;
 
   const metrics = new ServerMetrics(hub);

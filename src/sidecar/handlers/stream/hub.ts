@@ -62,6 +62,21 @@ export interface StreamStats {
 }
 
 export const DEFAULT_MAX_PENDING_SAMPLES = 50_000;
+/** How far ahead of this sidecar's clock a resume point may be (another sidecar's clock, skew). */
+export const MAX_SINCE_AHEAD_MS = 60_000;
+
+/**
+ * `since` is the time of a row the client received, so one well ahead of now is a client bug
+ * that would otherwise stream nothing, silently, until that time came.
+ */
+function checkSince(since: number | undefined, now: number): void {
+  if (since === undefined || since <= now + MAX_SINCE_AHEAD_MS) return;
+  throw new AppError(
+    'BAD_REQUEST',
+    `invalid subscribe request: since (${since}) is ${Math.round((since - now) / 1000)} s in the future; send the time of the last row received, or leave it out`,
+    'since',
+  );
+}
 export const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
 const MAX_GRACE_MS = 250;
 
@@ -89,6 +104,7 @@ export class StreamHub {
     this.assertOpen();
     if (typeof send !== 'function' || typeof onError !== 'function') throw new TypeError('subscribe needs send and onError callbacks');
     const req = parseOrThrow(this.schema, request, 'subscribe request');
+    checkSince(req.since, this.ctx.now());
     const instance = this.ctx.registry.get(req.instance);
     const channels = await checkChannels(instance, req.channels);
     this.assertOpen();

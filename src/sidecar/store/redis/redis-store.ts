@@ -716,9 +716,12 @@ export class RedisStore implements Store, ResampleReader {
     });
   }
 
+  /** The client's own words go to the log; the caller is told what happened and what to do. */
   private unavailable(err: unknown): AppError {
     const message = err instanceof Error ? err.message : String(err);
-    return new AppError('NOT_READY', `store unavailable (Redis ${this.redis.status}): ${message}`);
+    this.logger.debug({ reason: message, status: this.redis.status }, 'Redis command failed');
+    const state = this.redis.status === 'ready' ? 'did not answer' : `is not connected (${this.redis.status})`;
+    return new AppError('NOT_READY', `store unavailable: Redis ${state}; try again shortly`);
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {

@@ -4,6 +4,7 @@
  * and a behaviour that makes its value.
  */
 import { z } from 'zod';
+import { hostSchema } from '../../host';
 import { parseOrThrow } from '../../../validation';
 import { encodeValue, isBooleanType } from './codec';
 import { checkEncoding, encodingShape, registerCount, type Table } from './types';
@@ -96,7 +97,7 @@ export const simUnitSchema = z
 
 export const simConfigSchema = z
   .strictObject({
-    host: z.string().default('127.0.0.1'),
+    host: hostSchema.default('127.0.0.1'),
     /** 0 = any free port (the simulator reports the one it got). */
     port: z.number().int().min(0).max(65535).default(5020),
     /** How often moving values are recomputed. */

@@ -5,6 +5,7 @@
  * point encoding fields so a simulated register map reads like a polled one.
  */
 import { z } from 'zod';
+import { hostSchema } from '../../host';
 import { parseOrThrow } from '../../../validation';
 
 export const TABLES = ['coil', 'discrete', 'holding', 'input'] as const;
@@ -145,7 +146,7 @@ export const backoffSchema = z.strictObject({
 export const modbusDeviceSchema = z
   .strictObject({
     id: z.string().min(1).max(200),
-    host: z.string().min(1),
+    host: hostSchema,
     port: z.number().int().min(1).max(65535).default(502),
     /** Per request (and per connect attempt): a request unanswered this long fails. */
     timeoutMs: ms(1, 600_000).default(1000),
