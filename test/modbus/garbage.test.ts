@@ -132,10 +132,9 @@ describe('client guarantees', () => {
         conn.request((c, t) => c.readRegisters(1, 3, i, 1, t)).catch((e: ModbusRequestError) => e),
       );
       await waitFor('requests sent', () => dev.requests.length === 4); // four in flight, two queued
-      const t0 = Date.now();
       await dev.close(); // drops the socket
+      // Every request settles (a hang would fail the test at its timeout), none waits for its own timer.
       const errors = await Promise.all(pending);
-      expect(Date.now() - t0).toBeLessThan(5000);
       for (const e of errors) expect(e).toMatchObject({ kind: 'connection' });
       expect(conn.state).toBe('backoff');
     } finally {

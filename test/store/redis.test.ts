@@ -4,7 +4,6 @@
  * A real redis-server per file; each test restarts or stops it as it needs.
  */
 import Redis from 'ioredis';
-import { performance } from 'node:perf_hooks';
 import { APPEND_LUA } from '../../src/sidecar/store/redis/scripts';
 import { createStore, RedisStore, type Store, type StoreConfigInput } from '../../src/sidecar/store';
 import { encodeRows } from '../../src/sidecar/store/codec';
@@ -63,13 +62,14 @@ describe('Redis going away', () => {
     const h = await store.probe.check();
     expect(h.message).toMatch(/reconnecting/);
 
-    let slowest = 0;
     for (let i = 1; i <= 50; i++) {
-      const t = performance.now();
-      await store.append(batchOf({ s: cols([T0 + i * 1000], [i]), u: cols([T0 + i * 1000], [-i]) }));
-      slowest = Math.max(slowest, performance.now() - t);
+      // Never waits on Redis: the append settles before the event loop's next turn, i.e. with no I/O at all.
+      let settled = false;
+      const done = store.append(batchOf({ s: cols([T0 + i * 1000], [i]), u: cols([T0 + i * 1000], [-i]) })).then(() => (settled = true));
+      await new Promise((r) => setImmediate(r));
+      expect(settled).toBe(true);
+      await done;
     }
-    expect(slowest).toBeLessThan(100); // never waits on Redis
     expect(store.stats()).toMatchObject({ buffered: 100, dropped: 0 });
     expect((await store.probe.check()).message).toMatch(/buffering 100 samples/);
     // Reads cannot be buffered: they fail at once with a clear error.
@@ -224,9 +224,8 @@ describe('Redis going away', () => {
 
   it('starts without Redis (degraded, buffering) and catches up when it appears', async () => {
     await server.stop();
-    const t = performance.now();
+    // Resolves with no Redis at all (a start that waited for it would hang until the test's timeout).
     const store = await make({}, undefined, 200);
-    expect(performance.now() - t).toBeLessThan(2000);
     expect(await status(store)).toBe('degraded');
     await store.append(batchOf({ s: cols([T0, T0 + 1], [1, 2]) }));
     store.publishSamples(batchOf({ s: cols([T0], [1]) })); // no Redis: dropped quietly
@@ -242,9 +241,8 @@ describe('Redis going away', () => {
     const store = await make();
     await server.stop();
     await store.append(batchOf({ s: cols([T0], [1]) }));
-    const t = performance.now();
+    // Resolves with Redis gone (a close that waited for it would hang until the test's timeout).
     await store.close();
-    expect(performance.now() - t).toBeLessThan(3000);
   });
 });
 

@@ -3,6 +3,7 @@
  * several servers in one process — tests, embedding — keep separate figures).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { gridTally } from '../registry/work-tally';
 import type { LiveHub } from './live/hub';
 
 export type Transport = 'ws' | 'http';
@@ -55,6 +56,25 @@ export class ServerMetrics {
       collect() {
         this.reset();
         for (const t of ['ws', 'http'] as const) this.inc({ transport: t }, framesSent[t]);
+      },
+    });
+    // Work the resampler and rollup reader did, bumped as plain numbers on their hot paths.
+    new Counter({
+      name: 'scadalive_grid_buckets_total',
+      help: 'Bucket rows of the grids built for queries and live backfill (resampler and rollups)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(gridTally.buckets);
+      },
+    });
+    new Counter({
+      name: 'scadalive_grid_cells_total',
+      help: 'Cells (rows × channels) of the grids built for queries and live backfill',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(gridTally.cells);
       },
     });
     this.framesDropped = new Counter({

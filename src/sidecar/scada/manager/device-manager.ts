@@ -135,6 +135,8 @@ export class DeviceManager {
   readonly store: Store;
   readonly owner: string;
   readonly leaseTtlMs: number;
+  /** Lease rounds run (renewals and takeover attempts): how often this sidecar has looked. */
+  leaseTicks = 0;
   private readonly logger: Logger;
   private readonly debounceMs: number;
   private readonly resyncMs: number;
@@ -450,6 +452,7 @@ export class DeviceManager {
   /** Every ttl/3: holders renew, the others try to take over lapsed leases. */
   private async leaseTick(): Promise<void> {
     if (this.stopped) return;
+    this.leaseTicks++;
     // The last reload failed (store unreachable): try again at this pace rather than wait for the resync.
     if (this.lastReloadError !== undefined) await this.reload();
     const current = this.snapshotValue;
