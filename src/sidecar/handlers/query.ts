@@ -85,7 +85,8 @@ export async function handleQuery(ctx: HandlerContext, body: unknown): Promise<Q
       'queries',
     );
   }
-  const plans = env.queries.map((raw, i) => plan(ctx, raw, i, env.from, env.to));
+  const schema = querySchema(ctx);
+  const plans = env.queries.map((raw, i) => plan(ctx, schema, raw, i, env.from, env.to));
   const seen = new Set<string>();
   for (const p of plans) {
     if (seen.has(p.refId)) throw new AppError('BAD_REQUEST', `invalid query request: duplicate refId "${p.refId}"`, 'queries');
@@ -105,7 +106,8 @@ export async function handleQuery(ctx: HandlerContext, body: unknown): Promise<Q
   const results: Record<string, QueryResultJSON> = {};
   for (const p of plans) {
     // One query at a time, yielding between them: a request of many heavy queries shares the
-    // event loop with everything else instead of holding it for their sum.
+    // event loop with everything else instead of holding it for their sum, and holds one
+    // query's raw samples in memory at a time, not all of them.
     if (p !== plans[0]) await yieldToEventLoop();
     results[p.refId] = await answer(ctx, p, env.from, env.to);
   }
@@ -115,11 +117,11 @@ export async function handleQuery(ctx: HandlerContext, body: unknown): Promise<Q
   return { status, body: { results } };
 }
 
-function plan(ctx: HandlerContext, raw: unknown, i: number, from: number, to: number): Planned {
+function plan(ctx: HandlerContext, schema: ReturnType<typeof querySchema>, raw: unknown, i: number, from: number, to: number): Planned {
   const refId = refIdOf(raw, i);
   let query: Query;
   try {
-    query = parseOrThrow(querySchema(ctx), raw, `query ${refId}`, { fieldPrefix: `queries.${i}` });
+    query = parseOrThrow(schema, raw, `query ${refId}`, { fieldPrefix: `queries.${i}` });
   } catch (err) {
     return { refId, rows: 0, error: toAppError(err) };
   }
