@@ -14,7 +14,7 @@ import { Registry } from '../src/sidecar/registry/registry';
 import { DeviceManager } from '../src/sidecar/scada/manager';
 import { linkId } from '../src/sidecar/scada/model/schemas';
 import { ModelService } from '../src/sidecar/scada/model/service';
-import type { SampleBatch } from '../src/sidecar/scada/samples';
+import type { SampleBatch } from '../src/sidecar/core/samples';
 import { createStore } from '../src/sidecar/store';
 import { printTable } from './util';
 

@@ -3,7 +3,7 @@
  * 60 s buckets, and 100 channels × 100 k points. Targets (2 cores): first, last, count, sum,
  * mean, min, max ≥ 200 M points/s; std ≥ 150 M; median ≥ 40 M.
  */
-import { resample } from '../src/sidecar/registry/resample';
+import { resample } from '../src/sidecar/timeseries/resample';
 import { REDUCERS, type Reducer, type SeriesSet } from '../src/sidecar/registry/types';
 import { fmtRate, mib, peakRss, printTable, rng, time } from './util';
 

@@ -15,8 +15,8 @@
 import Redis from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
-import { chooseInterval } from '../src/sidecar/registry/interval';
-import type { SampleBatch } from '../src/sidecar/scada/samples';
+import { chooseInterval } from '../src/sidecar/timeseries/interval';
+import type { SampleBatch } from '../src/sidecar/core/samples';
 import { createStore, type Store, type StoreConfigInput } from '../src/sidecar/store';
 import { decodeBatch, encodeBatch } from '../src/sidecar/store/codec';
 import { RedisStore } from '../src/sidecar/store/redis/redis-store';

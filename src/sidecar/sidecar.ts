@@ -25,7 +25,7 @@ import type { DataSourceClass } from './registry/datasource';
 import { Registry } from './registry/registry';
 import { DeviceManager, type DeviceManagerOptions } from './scada/manager';
 import { ModelService } from './scada/model/service';
-import { scadaRestRoutes } from './scada/rest/routes';
+import { scadaRestRoutes } from './server/routes/scada';
 import { checkAuthSetup, KeyStore, keysFromEnv, requireControl, type KeySources } from './server/auth';
 import { extractRoutePaths } from './server/route-paths';
 import { buildServer, routePlugin } from './server/server';

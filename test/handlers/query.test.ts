@@ -1,7 +1,7 @@
 import { dataFrameFromJSON, FieldType, type DataFrame } from '@grafana/data';
 import type { FrameJSON } from '../../src/common/frames';
 import { handleQuery } from '../../src/sidecar/handlers/query';
-import { chooseInterval } from '../../src/sidecar/registry/interval';
+import { chooseInterval } from '../../src/sidecar/timeseries/interval';
 import { AppError } from '../../src/sidecar/errors';
 import { DataSource } from '../../src/sidecar/registry/datasource';
 import { expectedSine, makeContext, type TestContext } from '../fixtures/handler-context';

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { AppError } from '../../src/sidecar/errors';
 import { handleQuery } from '../../src/sidecar/handlers/query';
 import { StreamHub } from '../../src/sidecar/handlers/stream/hub';
-import { gridTally } from '../../src/sidecar/registry/work-tally';
+import { gridTally } from '../../src/sidecar/timeseries/work-tally';
 import { makeContext, SINE, RAMP, type TestContext } from '../fixtures/handler-context';
 
 const LIMITS = { rowsPerFrame: 2000, cellsPerRequest: 20_000, channelsPerQuery: 4, queriesPerRequest: 8, backfillRows: 300 };

@@ -1,8 +1,8 @@
 /** Shared bits of the Modbus tests: a sample collector, waiting for conditions, tool checks. */
 import { execFileSync } from 'node:child_process';
 import * as net from 'node:net';
-import { qualityName, type Quality } from '../../src/sidecar/scada/quality';
-import type { SampleBatch } from '../../src/sidecar/scada/samples';
+import { qualityName, type Quality } from '../../src/sidecar/core/quality';
+import type { SampleBatch } from '../../src/sidecar/core/samples';
 
 export interface Sample {
   time: number;

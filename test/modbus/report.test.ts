@@ -1,5 +1,5 @@
 /** Report-by-exception: deadbands, quality changes, heartbeats; the latest value always kept. */
-import { qualityName } from '../../src/sidecar/scada/quality';
+import { qualityName } from '../../src/sidecar/core/quality';
 import { ModbusPoller } from '../../src/sidecar/scada/protocols/modbus/poller';
 import { BatchBuilder, PointReport } from '../../src/sidecar/scada/protocols/modbus/report';
 import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';

@@ -5,7 +5,7 @@
  * caused is counted, not timed: the bucket rows and cells of every grid built (the same
  * tally /metrics reports), against the bound the limits promise.
  */
-import { gridTally } from '../../src/sidecar/registry/work-tally';
+import { gridTally } from '../../src/sidecar/timeseries/work-tally';
 import { CONTROL_KEY, LiveClient, startTestSidecar, type Json, type TestSidecar } from './harness';
 
 const LIMITS = {

@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { createStore, type Store, type StoreConfigInput } from '../../src/sidecar/store';
-import type { SampleColumns } from '../../src/sidecar/scada/samples';
+import type { SampleColumns } from '../../src/sidecar/core/samples';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
 export const silent = pino({ level: 'silent' });

@@ -1,7 +1,7 @@
 /** The binary encodings: bus messages and chunk rows round-trip exactly. */
 import fc from 'fast-check';
 import { decodeBatch, decodeRows, encodeBatch, encodeRows, ROW } from '../../src/sidecar/store/codec';
-import type { SampleBatch } from '../../src/sidecar/scada/samples';
+import type { SampleBatch } from '../../src/sidecar/core/samples';
 import { cols, plain } from './backends';
 
 const anyDouble = fc.double(); // includes NaN, ±Infinity, -0

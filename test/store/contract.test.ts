@@ -3,9 +3,9 @@
  * on a real redis-server. Whatever one does, the other must do the same.
  */
 import fc from 'fast-check';
-import { resample } from '../../src/sidecar/registry/resample';
+import { resample } from '../../src/sidecar/timeseries/resample';
 import type { Reducer } from '../../src/sidecar/registry/types';
-import type { SampleColumns } from '../../src/sidecar/scada/samples';
+import type { SampleColumns } from '../../src/sidecar/core/samples';
 import type { ModelEvent, Store } from '../../src/sidecar/store';
 import { batchOf, cols, eventually, makeBackend, plain, sleep, type Backend } from './backends';
 

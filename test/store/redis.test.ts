@@ -7,7 +7,7 @@ import Redis from 'ioredis';
 import { APPEND_LUA } from '../../src/sidecar/store/redis/scripts';
 import { createStore, RedisStore, type Store, type StoreConfigInput } from '../../src/sidecar/store';
 import { encodeRows } from '../../src/sidecar/store/codec';
-import type { SampleBatch } from '../../src/sidecar/scada/samples';
+import type { SampleBatch } from '../../src/sidecar/core/samples';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 import { batchOf, cols, eventually, plain, silent, sleep, withDefaults } from './backends';
 

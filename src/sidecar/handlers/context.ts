@@ -4,14 +4,9 @@
  */
 import type { Limits } from '../config';
 import type { Registry } from '../registry/registry';
+import type { HealthProbe } from '../core/health';
 
-export type ProbeStatus = 'ok' | 'degraded' | 'down';
-
-/** A dependency health reports on (the store, later the bus); registered by whoever owns it. */
-export interface HealthProbe {
-  name: string;
-  check(): Promise<{ status: ProbeStatus; message?: string; details?: Record<string, unknown> }>;
-}
+export type { HealthProbe, ProbeStatus } from '../core/health';
 
 export interface HandlerContext {
   registry: Registry;

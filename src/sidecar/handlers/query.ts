@@ -10,9 +10,9 @@ import { REDUCERS } from '../registry/types';
 import { parseOrThrow } from '../validation';
 import type { HandlerContext } from './context';
 import { fieldSpec } from './fields';
-import { makeGrid } from '../registry/bucketize';
-import { yieldToEventLoop } from '../registry/event-loop';
-import { chooseInterval } from '../registry/interval';
+import { makeGrid } from '../timeseries/bucketize';
+import { yieldToEventLoop } from '../core/event-loop';
+import { chooseInterval } from '../timeseries/interval';
 import { objectFrames } from './object-frames';
 
 /** JavaScript Date's range (±100 million days): every time a user can mean, and spans stay finite. */

@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import { AppError } from '../errors';
-import { resample } from './resample';
+import { resample } from '../timeseries/resample';
 import type {
   AppContext,
   BlobSink,

@@ -5,7 +5,7 @@
 import { AppError } from '../errors';
 import type { DataSource, Params } from './datasource';
 import { isResampledShape, normalizeResampled, normalizeSeriesSet, resampledToSeriesSet } from './normalize';
-import { resample, type ResampleOptions } from './resample';
+import { resample, type ResampleOptions } from '../timeseries/resample';
 import {
   CHANNEL_TYPES,
   REDUCERS,

@@ -4,8 +4,8 @@
  * Cheap when the plugin already did it right: one pass per column, no copies.
  */
 import { AppError } from '../errors';
-import { isSorted, sortSeries } from './bucketize';
-import { lowerBound } from './infer-interval';
+import { isSorted, sortSeries } from '../timeseries/bucketize';
+import { lowerBound } from '../timeseries/infer-interval';
 import type { Resampled, Series, SeriesSet } from './types';
 
 /** More notices than this from one answer are noise; the first ones say it. */

@@ -3,7 +3,7 @@
  * several servers in one process — tests, embedding — keep separate figures).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { gridTally } from '../registry/work-tally';
+import { gridTally } from '../timeseries/work-tally';
 import type { LiveHub } from './live/hub';
 
 export type Transport = 'ws' | 'http';

@@ -6,7 +6,7 @@
  * decode (see bench/store.bench.ts, "bus codec").
  */
 import { endianness } from 'node:os';
-import type { SampleBatch, SampleColumns } from '../scada/samples';
+import type { SampleBatch, SampleColumns } from '../core/samples';
 
 const LITTLE = endianness() === 'LE';
 

@@ -1,9 +1,9 @@
 /** What both stores share: input checks, the resample orchestration and small helpers. */
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors';
-import { resample } from '../registry/resample';
-import type { Reducer, Resampled, SeriesSet } from '../registry/types';
-import type { SampleBatch, SampleColumns } from '../scada/samples';
+import { resample } from '../timeseries/resample';
+import type { Reducer, Resampled, SeriesSet } from '../timeseries/types';
+import type { SampleBatch, SampleColumns } from '../core/samples';
 import { canUseRollups, checkWindow, gridTimes, planRollups, reduceSeries, type RollupPlan, type SeriesWindow } from './rollup';
 import { MODEL_KINDS, type ModelKind, type ModelOp, type ResampleSource } from './types';
 

@@ -4,7 +4,7 @@
  * while Redis is down; copies echoed back by Redis are skipped by origin).
  */
 import type { Logger } from 'pino';
-import type { SampleBatch } from '../scada/samples';
+import type { SampleBatch } from '../core/samples';
 import type { ModelEvent, Unsubscribe } from './types';
 
 type SampleListener = (batch: SampleBatch, origin: string) => void;

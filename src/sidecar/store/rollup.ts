@@ -11,12 +11,12 @@
  * Merging follows the resampler's tie rules: `first` keeps the earliest time and, on a tie,
  * what arrived first; `last` keeps the latest time and, on a tie, what arrived last.
  */
-import { bucketTime as importedBucketTime, makeGrid, type Grid } from '../registry/bucketize';
-import { DEFAULT_MAX_BUCKETS } from '../registry/resample';
-import { gridTally } from '../registry/work-tally';
-import type { Reducer } from '../registry/types';
+import { bucketTime as importedBucketTime, makeGrid, type Grid } from '../timeseries/bucketize';
+import { DEFAULT_MAX_BUCKETS } from '../timeseries/resample';
+import { gridTally } from '../timeseries/work-tally';
+import type { Reducer } from '../timeseries/types';
 import { AppError } from '../errors';
-import type { SampleColumns } from '../scada/samples';
+import type { SampleColumns } from '../core/samples';
 
 /** Bound once: an import called per bucket would go through the CommonJS export getter. */
 const bucketTime = importedBucketTime;

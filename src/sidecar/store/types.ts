@@ -5,9 +5,9 @@
  *
  * Times are epoch ms. Samples travel as columns (`SampleColumns`), never arrays of objects.
  */
-import type { HealthProbe } from '../handlers/context';
-import type { Reducer, Resampled } from '../registry/types';
-import type { SampleBatch, SampleColumns } from '../scada/samples';
+import type { HealthProbe } from '../core/health';
+import type { Reducer, Resampled } from '../timeseries/types';
+import type { SampleBatch, SampleColumns } from '../core/samples';
 
 export type Unsubscribe = () => void;
 

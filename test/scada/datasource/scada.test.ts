@@ -11,7 +11,7 @@ import type { AppContext, Resampled, SeriesSet, TableObject, TreeObject } from '
 import { DeviceManager } from '../../../src/sidecar/scada/manager';
 import { linkId } from '../../../src/sidecar/scada/model/schemas';
 import type { ModbusSimulator } from '../../../src/sidecar/scada/protocols/modbus/simulator';
-import { QUALITY_CODE } from '../../../src/sidecar/scada/quality';
+import { QUALITY_CODE } from '../../../src/sidecar/core/quality';
 import { createStore, type Store } from '../../../src/sidecar/store';
 import {
   deleteDevice,

@@ -7,7 +7,7 @@ import pino from 'pino';
 import type { DeviceInput, ItemInput, LinkInput, TermInput } from '../../../src/sidecar/scada/model/schemas';
 import { linkId } from '../../../src/sidecar/scada/model/schemas';
 import { startModbusSimulator, type ModbusSimulator } from '../../../src/sidecar/scada/protocols/modbus/simulator';
-import { qualityName, type Quality } from '../../../src/sidecar/scada/quality';
+import { qualityName, type Quality } from '../../../src/sidecar/core/quality';
 import type { ModelOp, Store } from '../../../src/sidecar/store/types';
 
 export const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

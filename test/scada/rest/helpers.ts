@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ModelService } from '../../../src/sidecar/scada/model/service';
-import { scadaRestRoutes, type DeviceManagerLike } from '../../../src/sidecar/scada/rest/routes';
+import { scadaRestRoutes, type DeviceManagerLike } from '../../../src/sidecar/server/routes/scada';
 import { errorBody, installErrorHandlers, sendError } from '../../../src/sidecar/server/error-reply';
 import type { Store } from '../../../src/sidecar/store';
 import { makeService, memoryStore } from '../model/fixtures';

@@ -1,4 +1,4 @@
-import { QUALITY_CODE } from '../../../src/sidecar/scada/quality';
+import { QUALITY_CODE } from '../../../src/sidecar/core/quality';
 import { DEVICE, DEVICE2, ITEM, ITEM2, LINK, LINK2, LINK3, modelState, seedPlant, TERM, TERM2 } from '../model/fixtures';
 import { READ_KEY, startRest, type RestHarness } from './helpers';
 

@@ -7,7 +7,7 @@ import SimulatorDataSource from '../../../src/sidecar/datasources/simulator';
 import type { HandlerContext } from '../../../src/sidecar/handlers/context';
 import { StreamHub } from '../../../src/sidecar/handlers/stream';
 import { Registry } from '../../../src/sidecar/registry/registry';
-import { scadaRestRoutes } from '../../../src/sidecar/scada/rest/routes';
+import { scadaRestRoutes } from '../../../src/sidecar/server/routes/scada';
 import { KeyStore, requireControl } from '../../../src/sidecar/server/auth';
 import { buildServer, routePlugin } from '../../../src/sidecar/server/server';
 import type { FastifyInstance } from 'fastify';

@@ -44,8 +44,8 @@ import type {
 } from '../../registry/types';
 import type { DeviceManager, DeviceStatus } from '../../scada/manager';
 import type { ModelSnapshot } from '../../scada/manager';
-import { QUALITY_CODE, qualityName, type Quality } from '../../scada/quality';
-import type { SampleBatch } from '../../scada/samples';
+import { QUALITY_CODE, qualityName, type Quality } from '../../core/quality';
+import type { SampleBatch } from '../../core/samples';
 import type { LatestSample, Store } from '../../store/types';
 import { parseOrThrow } from '../../validation';
 

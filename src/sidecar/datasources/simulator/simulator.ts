@@ -7,7 +7,7 @@
  */
 import { AppError } from '../../errors';
 import { DataSource, type Params } from '../../registry/datasource';
-import { yieldToEventLoop } from '../../registry/event-loop';
+import { yieldToEventLoop } from '../../core/event-loop';
 import {
   REDUCERS,
   type AppContext,

@@ -6,7 +6,7 @@
  */
 import { toAppError } from '../../errors';
 import type { InstanceHandle } from '../../registry/instance';
-import { resample } from '../../registry/resample';
+import { resample } from '../../timeseries/resample';
 import type { Reducer, SeriesSet } from '../../registry/types';
 import { withDeadline } from './deadline';
 import { DEFAULT_BACKFILL_MAX_MS } from './request';

@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import { AppError, toAppError } from '../../errors';
 import type { InstanceHandle } from '../../registry/instance';
-import { resample } from '../../registry/resample';
+import { resample } from '../../timeseries/resample';
 import type { Reducer, SeriesSet, Unsubscribe } from '../../registry/types';
 import { SampleBuffer, type SampleCounters } from './buffer';
 import { withDeadline } from './deadline';

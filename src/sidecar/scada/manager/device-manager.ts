@@ -25,12 +25,12 @@
  */
 import pino, { type Logger } from 'pino';
 import { AppError } from '../../errors';
-import type { HealthProbe, ProbeStatus } from '../../handlers/context';
+import type { HealthProbe, ProbeStatus } from '../../core/health';
 import type { LatestValue } from '../protocols/modbus/report';
 import { ModbusPoller, type PointReading, type PollerHealth } from '../protocols/modbus/poller';
 import type { ModbusPollerConfig } from '../protocols/modbus/types';
-import { QUALITY_CODE, type Quality } from '../quality';
-import type { SampleBatch } from '../samples';
+import { QUALITY_CODE, type Quality } from '../../core/quality';
+import type { SampleBatch } from '../../core/samples';
 import type { ModelEvent, Store, Unsubscribe } from '../../store/types';
 import { deviceLinks, EMPTY_SNAPSHOT, linkPath, loadModel, parseLink, planDevice, type DevicePlan, type ModelSnapshot } from './snapshot';
 

@@ -5,10 +5,10 @@
  * The bus is an in-process emitter; leases are trivial (one process).
  */
 import pino, { type Logger } from 'pino';
-import type { HealthProbe } from '../../handlers/context';
-import type { Reducer, Resampled } from '../../registry/types';
-import type { SampleBatch, SampleColumns } from '../../scada/samples';
-import { emptyColumns } from '../../scada/samples';
+import type { HealthProbe } from '../../core/health';
+import type { Reducer, Resampled } from '../../timeseries/types';
+import type { SampleBatch, SampleColumns } from '../../core/samples';
+import { emptyColumns } from '../../core/samples';
 import { newestIndex } from '../codec';
 import {
   checkId,

@@ -4,7 +4,7 @@
  * two binary searches and a copy. Out-of-order samples (a device's buffered events after a
  * reconnect) take a slower path that rewrites only the stored tail they fall into.
  */
-import type { SampleColumns } from '../../scada/samples';
+import type { SampleColumns } from '../../core/samples';
 import { sortColumns } from '../codec';
 
 /** Samples per full chunk: 4096 × 17 bytes ≈ 68 KiB. New series start small and grow to it. */

@@ -12,9 +12,9 @@
 import Redis, { type ChainableCommander, type RedisOptions } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { AppError } from '../../errors';
-import type { HealthProbe, ProbeStatus } from '../../handlers/context';
-import type { Reducer, Resampled } from '../../registry/types';
-import type { SampleBatch, SampleColumns } from '../../scada/samples';
+import type { HealthProbe, ProbeStatus } from '../../core/health';
+import type { Reducer, Resampled } from '../../timeseries/types';
+import type { SampleBatch, SampleColumns } from '../../core/samples';
 import {
   batchOrigin,
   decodeBatch,

@@ -4,7 +4,7 @@
  * poll cycle allocates nothing per sample and a backlog of a million samples is ~21 MB.
  * Oldest first out; beyond the bound the oldest samples are dropped (the caller counts them).
  */
-import type { SampleBatch } from '../../scada/samples';
+import type { SampleBatch } from '../../core/samples';
 
 /** Samples taken for one write, grouped by series (stable: arrival order kept within a series). */
 export interface Taken {

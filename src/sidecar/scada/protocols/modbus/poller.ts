@@ -24,7 +24,7 @@
  */
 import pino, { type Logger } from 'pino';
 import { AppError } from '../../../errors';
-import type { SampleBatch } from '../../samples';
+import type { SampleBatch } from '../../../core/samples';
 import { decodeValue, encodeValue, type CodecSpec } from './codec';
 import { backoffDelay, ModbusConnection, type ConnectionStatus } from './connection';
 import { planReads, type ReadRequest } from './planner';
@@ -41,7 +41,7 @@ import {
   type ModbusPollerInput,
   type ModbusUnitConfig,
 } from './types';
-import type { Quality } from '../../quality';
+import type { Quality } from '../../../core/quality';
 
 export interface PollerOptions {
   /** One call per poll cycle that has something to report. Must not throw (it is caught and logged). */

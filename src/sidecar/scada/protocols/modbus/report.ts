@@ -16,8 +16,8 @@
  * String points have no numeric value: their samples carry NaN and quality, the text is in
  * latest() (SampleColumns has no text column).
  */
-import { QUALITY_CODE, qualityName, type Quality } from '../../quality';
-import type { SampleBatch } from '../../samples';
+import { QUALITY_CODE, qualityName, type Quality } from '../../../core/quality';
+import type { SampleBatch } from '../../../core/samples';
 import type { Deadband } from './types';
 
 export interface LatestValue {

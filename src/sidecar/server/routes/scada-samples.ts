@@ -5,7 +5,7 @@
  * current value" must be #0.
  */
 import type { SampleStore } from '../../store/types';
-import { qualityName, type Quality } from '../quality';
+import { qualityName, type Quality } from '../../core/quality';
 
 export interface SampleView {
   /** Epoch ms. */

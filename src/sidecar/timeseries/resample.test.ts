@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { AppError } from '../errors';
-import { DataSource } from './datasource';
+import { DataSource } from '../registry/datasource';
 import { resample } from './resample';
-import { REDUCERS, type Reducer, type SeriesSet } from './types';
+import { REDUCERS, type Reducer, type SeriesSet } from '../registry/types';
 
 /** The plain, obviously-correct version the fast one must agree with. */
 function reference(

@@ -17,12 +17,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AppError } from '../../errors';
-import { sendError, toHttpError } from '../../server/error-reply';
+import { sendError, toHttpError } from '../error-reply';
 import type { SampleStore } from '../../store/types';
 import { parseOrThrow } from '../../validation';
-import type { LinkView, ModelService } from '../model/service';
-import { DEVICE_PROTOCOL_TITLES, DEVICE_PROTOCOLS, MODEL_ID, SUPPORTED_DEVICE_PROTOCOLS, TERM_PROTOCOLS } from '../model/schemas';
-import { nthNewestSample, recentSamples, type SampleView } from './samples';
+import type { LinkView, ModelService } from '../../scada/model/service';
+import { DEVICE_PROTOCOL_TITLES, DEVICE_PROTOCOLS, MODEL_ID, SUPPORTED_DEVICE_PROTOCOLS, TERM_PROTOCOLS } from '../../scada/model/schemas';
+import { nthNewestSample, recentSamples, type SampleView } from './scada-samples';
 
 /**
  * What the REST API needs of the device manager. `call` reads now (all links of the device
