@@ -3,6 +3,8 @@
  * an HTTP-like status, and the offending field where there is one, so every edge can
  * answer with the same clear JSON.
  */
+import { DeviceError, type DeviceFault } from './core/device-error';
+
 export type ErrorCode =
   | 'BAD_REQUEST'
   | 'BAD_PARAMS'
@@ -68,9 +70,24 @@ export class AppError extends Error {
   }
 }
 
-/** Any thrown value as an AppError; unknown errors become INTERNAL with their message. */
+/** How each device fault reads to a client: whose fault it is, and whether to try again. */
+const DEVICE_FAULT_CODE: Record<DeviceFault, ErrorCode> = {
+  rejected: 'BAD_REQUEST',
+  invalid_value: 'BAD_REQUEST',
+  device_failure: 'DEVICE_ERROR',
+  malformed: 'DEVICE_ERROR',
+  busy: 'NOT_READY',
+  unreachable: 'NOT_READY',
+  timeout: 'DEVICE_TIMEOUT',
+};
+
+/**
+ * Any thrown value as an AppError: device faults get the code that says whose fault they
+ * are; unknown errors become INTERNAL with their message.
+ */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof DeviceError) return new AppError(DEVICE_FAULT_CODE[err.fault], err.message, err.field);
   const message = err instanceof Error ? err.message : String(err);
   return new AppError('INTERNAL', message);
 }

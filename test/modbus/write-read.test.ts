@@ -1,5 +1,5 @@
 /** device_ctrl and device_call: writes with FC 5/6/15/16 read back; reads on demand. */
-import { AppError } from '../../src/sidecar/errors';
+import { AppError, toAppError } from '../../src/sidecar/errors';
 import { ModbusPoller } from '../../src/sidecar/scada/protocols/modbus/poller';
 import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';
 import type { ModbusPointInput } from '../../src/sidecar/scada/protocols/modbus/types';
@@ -88,8 +88,8 @@ describe('write and read on demand', () => {
   it('a single coil or register can be forced to FC 15/16, and FC 6 is refused for wider values', async () => {
     expect(await poller.write('pump', false, 15)).toMatchObject({ functionCode: 15, value: 0 });
     expect(await poller.write('sp', 1.5, 16)).toMatchObject({ functionCode: 16, value: 1.5 });
-    await expect(poller.write('flow', 1, 6)).rejects.toMatchObject({ code: 'BAD_REQUEST', field: 'functionCode' });
-    await expect(poller.write('pump', true, 6)).rejects.toMatchObject({ field: 'functionCode' });
+    await expect(written('flow', 1, 6)).rejects.toMatchObject({ code: 'BAD_REQUEST', field: 'functionCode' });
+    await expect(written('pump', true, 6)).rejects.toMatchObject({ field: 'functionCode' });
   });
 
   it('a bit is read, changed and written back, leaving the other bits alone', async () => {
@@ -100,18 +100,33 @@ describe('write and read on demand', () => {
     expect(sim.get(1, 'b3')).toBe(1);
   });
 
+  /**
+   * A write as a client sees it: the poller raises device faults in the protocol's terms
+   * (DeviceError), and errors.ts's toAppError, which every transport uses, says whose fault.
+   */
+  const written = (id: string, value: unknown, fc?: number) =>
+    poller.write(id, value as number, fc as never).catch((e: unknown) => {
+      throw toAppError(e);
+    });
+
+  it('device faults are domain errors, not HTTP ones', async () => {
+    await expect(poller.write('mode', 70000)).rejects.toMatchObject({ name: 'CodecError', fault: 'invalid_value', field: 'value' });
+    await expect(poller.write('fixed', 1)).rejects.toMatchObject({ name: 'DeviceError', fault: 'rejected' });
+    await expect(poller.write('fixed', 1)).rejects.not.toHaveProperty('status');
+  });
+
   it('refuses what cannot be written, with a clear error naming the field', async () => {
-    await expect(poller.write('mode', 70000)).rejects.toMatchObject({
+    await expect(written('mode', 70000)).rejects.toMatchObject({
       code: 'BAD_REQUEST',
       field: 'value',
       message: expect.stringContaining('out of range for uint16'),
     });
-    await expect(poller.write('sp', 4000)).rejects.toThrow(/raw 40000 after scale 0.1/);
-    await expect(poller.write('pump', 'maybe')).rejects.toMatchObject({ field: 'value' });
-    await expect(poller.write('inp', 1)).rejects.toMatchObject({ code: 'BAD_REQUEST', field: 'table' });
-    await expect(poller.write('nope', 1)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(written('sp', 4000)).rejects.toThrow(/raw 40000 after scale 0.1/);
+    await expect(written('pump', 'maybe')).rejects.toMatchObject({ field: 'value' });
+    await expect(written('inp', 1)).rejects.toMatchObject({ code: 'BAD_REQUEST', field: 'table' });
+    await expect(written('nope', 1)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     // The device says no: an exception response becomes a 400 with the device's reason.
-    const err = await poller.write('fixed', 1).catch((e: unknown) => e);
+    const err = await written('fixed', 1).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({
       status: 400,
@@ -128,7 +143,7 @@ describe('write and read on demand', () => {
   ])('a write the device answers with %s (exception %i) is a %i %s', async (_what, exception, status, code) => {
     await sim.setFault({ exceptions: [{ from: 1, to: 1, code: exception }] });
     try {
-      await expect(poller.write('mode', 1)).rejects.toMatchObject({
+      await expect(written('mode', 1)).rejects.toMatchObject({
         status,
         code,
         message: expect.stringContaining(`exception ${exception}`),
@@ -141,7 +156,7 @@ describe('write and read on demand', () => {
   it('a write the device does not answer in time is a 504 that says the write may have happened', async () => {
     await sim.setFault({ silentUnits: [1] });
     try {
-      await expect(poller.write('mode', 2)).rejects.toMatchObject({
+      await expect(written('mode', 2)).rejects.toMatchObject({
         status: 504,
         code: 'DEVICE_TIMEOUT',
         message: expect.stringContaining('may or may not have happened'),
@@ -184,7 +199,7 @@ describe('write and read on demand', () => {
     try {
       await waitFor('down', () => poller.health().connection.state !== 'connected');
       expect(await poller.read(['mode'])).toEqual([expect.objectContaining({ quality: 'comm_lost' })]);
-      await expect(poller.write('mode', 1)).rejects.toMatchObject({ code: 'NOT_READY', status: 503 });
+      await expect(written('mode', 1)).rejects.toMatchObject({ code: 'NOT_READY', status: 503 });
     } finally {
       await sim.setFault({});
     }

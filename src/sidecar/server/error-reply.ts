@@ -5,7 +5,8 @@
  * never carries a stack trace or internals (those go to the log).
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, type ErrorCode } from '../errors';
+import { DeviceError } from '../core/device-error';
+import { AppError, toAppError, type ErrorCode } from '../errors';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; field?: string };
@@ -48,6 +49,10 @@ const FASTIFY_ERRORS: Record<string, (err: FastifyError, req: FastifyRequest) =>
 /** Maps anything thrown while serving a request to a status and JSON body. */
 export function toHttpError(err: unknown, req: FastifyRequest): HttpError {
   if (err instanceof AppError) return { status: err.status, body: err.toJSON() };
+  if (err instanceof DeviceError) {
+    const e = toAppError(err);
+    return { status: e.status, body: e.toJSON() };
+  }
   const fe = err as Partial<FastifyError> | null;
   const known = fe && typeof fe.code === 'string' ? FASTIFY_ERRORS[fe.code] : undefined;
   if (known) return known(fe as FastifyError, req);

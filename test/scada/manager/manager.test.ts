@@ -118,7 +118,7 @@ test('control writes a writable link and returns the read-back; a non-writable l
 
   await expect(manager.control('d1', 'd2_u1:temp', 1)).rejects.toMatchObject({ code: 'NOT_FOUND', field: 'linkId' });
   // A bad value is the poller's clear error, not a write.
-  await expect(manager.control('d1', SET_ID, 'not a number')).rejects.toBeInstanceOf(AppError);
+  await expect(manager.control('d1', SET_ID, 'not a number')).rejects.toMatchObject({ fault: 'invalid_value', field: 'value' });
   expect(sim.get(1, 'setpoint')).toBe(1234);
 });
 

@@ -12,7 +12,7 @@
  *   CDAB: words       CD AB          (GH EF CD AB)
  * A 16-bit value has one register, so ABCD = CDAB = AB and DCBA = BADC = BA.
  */
-import { AppError } from '../../../errors';
+import { DeviceError } from '../../../core/device-error';
 import { registerCount, type ByteOrder, type DataType } from './types';
 
 export interface CodecSpec {
@@ -25,9 +25,9 @@ export interface CodecSpec {
 }
 
 /** Thrown for a value that cannot be written as asked; names the `value` field. */
-export class CodecError extends AppError {
+export class CodecError extends DeviceError {
   constructor(message: string) {
-    super('BAD_REQUEST', message, 'value');
+    super('invalid_value', message, 'value');
     this.name = 'CodecError';
   }
 }

@@ -24,6 +24,7 @@
  */
 import pino, { type Logger } from 'pino';
 import { AppError } from '../../../errors';
+import { DeviceError } from '../../../core/device-error';
 import type { SampleBatch } from '../../../core/samples';
 import { decodeValue, encodeValue, type CodecSpec } from './codec';
 import { backoffDelay, ModbusConnection, type ConnectionStatus } from './connection';
@@ -530,29 +531,25 @@ function checkFunction(p: ModbusPointConfig, fc: number): void {
 }
 
 /**
- * A failed write, as HTTP would put it: the caller's fault (400) only when the device
- * rejected the request itself (illegal function, address or value); the device's or a
- * gateway's own failure is 502, busy is 503 (try again), no answer is 504.
+ * A failed write as a device fault: the caller's only when the device rejected the request
+ * itself (illegal function, address or value); busy (acknowledge, busy) may work later.
  */
-function writeError(id: string, err: ModbusRequestError): AppError {
-  if (err instanceof AppError) return err;
+function writeError(id: string, err: ModbusRequestError): Error {
+  if (err instanceof AppError || err instanceof DeviceError) return err;
   const what = `write to ${id}`;
   switch (err.kind) {
     case 'exception': {
       const code = err.exceptionCode ?? 0;
       const text = `device refused ${what}: ${err.message}`;
-      if (code >= 1 && code <= 3) return new AppError('BAD_REQUEST', text);
-      if (code === 5 || code === 6) return new AppError('NOT_READY', `${text}; try again`);
-      return new AppError('DEVICE_ERROR', text);
+      if (code >= 1 && code <= 3) return new DeviceError('rejected', text);
+      if (code === 5 || code === 6) return new DeviceError('busy', `${text}; try again`);
+      return new DeviceError('device_failure', text);
     }
     case 'protocol':
-      return new AppError(
-        'DEVICE_ERROR',
-        `device answered ${what} with a malformed response (${err.message}); the write may or may not have happened`,
-      );
+      return new DeviceError('malformed', `device answered ${what} with a malformed response (${err.message}); the write may or may not have happened`);
     case 'timeout':
-      return new AppError('DEVICE_TIMEOUT', `${what} got no answer: ${err.message}; the write may or may not have happened`);
+      return new DeviceError('timeout', `${what} got no answer: ${err.message}; the write may or may not have happened`);
     default:
-      return new AppError('NOT_READY', `${what} failed: ${err.message}`);
+      return new DeviceError('unreachable', `${what} failed: ${err.message}`);
   }
 }
