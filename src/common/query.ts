@@ -1,6 +1,6 @@
 /**
  * The query and live-stream wire model shared by the sidecar's handlers and the Grafana
- * frontend. Plain types only (the sidecar validates them with zod); no Node or DOM APIs.
+ * frontend: constants and types only, no Node or DOM APIs. The request schemas are in wire.ts.
  */
 import type { FrameJSON } from './frames';
 
@@ -10,38 +10,9 @@ export type Reducer = (typeof REDUCERS)[number];
 export const QUERY_KINDS = ['timeseries', 'object'] as const;
 export type QueryKind = (typeof QUERY_KINDS)[number];
 
-/** One query of POST /api/query (Grafana's /api/ds/query shape). */
-export interface SidecarQuery {
-  refId: string;
-  instance: string;
-  channels: string[];
-  kind?: QueryKind;
-  reducer?: Reducer;
-  resampling?: number;
-  intervalMs?: number;
-  maxDataPoints?: number;
-  legend?: string;
-  hide?: boolean;
-}
-
-export interface SidecarQueryRequest {
-  from: number;
-  to: number;
-  queries: SidecarQuery[];
-}
-
-/** What a client sends to start a live stream (`subscribe.request`, or the /api/live/http body). */
-export interface LiveRequest {
-  instance: string;
-  channels: string[];
-  reducer?: Reducer;
-  intervalMs: number;
-  /** Epoch ms of the last row the client already has: the stream resumes after it. */
-  since?: number | null;
-  backfillMs?: number;
-  legend?: string;
-  refId?: string;
-}
+// Request types are inferred from the wire's zod schemas; type-only, so no zod in the frontend bundle.
+export type { SidecarQuery, SidecarQueryRequest, LiveRequest } from './wire';
+import type { LiveRequest } from './wire';
 
 export interface WireError {
   code: string;

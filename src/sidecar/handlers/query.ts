@@ -3,10 +3,9 @@
  * DataFrame JSON out, `{results:{<refId>:{status, frames, error?}}}`. Each query is checked
  * and answered on its own, so one bad query is its own error and the others still answer.
  */
-import { z } from 'zod';
 import { encodeData, wideSchema, type FrameJSON, type QueryResponseJSON, type QueryResultJSON } from '../../common/frames';
+import { querySchema, queryRequestSchema, type Query } from '../../common/wire';
 import { AppError, toAppError } from '../errors';
-import { REDUCERS } from '../registry/types';
 import { parseOrThrow } from '../validation';
 import type { HandlerContext } from './context';
 import { fieldSpec } from './fields';
@@ -14,47 +13,6 @@ import { makeGrid } from '../timeseries/bucketize';
 import { yieldToEventLoop } from '../core/event-loop';
 import { chooseInterval } from '../timeseries/interval';
 import { objectFrames } from './object-frames';
-
-/** JavaScript Date's range (±100 million days): every time a user can mean, and spans stay finite. */
-export const MAX_EPOCH_MS = 8.64e15;
-
-/** Grafana sends times as epoch-ms strings; people and tests often send numbers. */
-const epochMs = z.preprocess(
-  (v) => (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v),
-  z
-    .number({ error: 'must be epoch milliseconds (a number or a numeric string)' })
-    .min(-MAX_EPOCH_MS, `must be at least -${MAX_EPOCH_MS} (a date JavaScript can hold)`)
-    .max(MAX_EPOCH_MS, `must be at most ${MAX_EPOCH_MS} (a date JavaScript can hold)`),
-);
-
-/** The envelope: anything wrong here fails the whole request. */
-const envelopeSchema = z.object({
-  from: epochMs,
-  to: epochMs,
-  queries: z.array(z.unknown()).min(1, 'must hold at least one query'),
-});
-
-/** One query. Not strict: Grafana adds its own keys (datasource, datasourceId, hide, key…). */
-export function querySchema(ctx: HandlerContext) {
-  const { channelsPerQuery, rowsPerFrame } = ctx.limits;
-  return z.object({
-    refId: z.string().min(1).max(64).default('A'),
-    instance: z.string().min(1, 'must name a data source instance').max(256),
-    channels: z
-      .array(z.string().min(1).max(1024))
-      .min(1, 'must name at least one channel')
-      .max(channelsPerQuery, `at most ${channelsPerQuery} channels per query`),
-    kind: z.enum(['timeseries', 'object']).default('timeseries'),
-    reducer: z.enum(REDUCERS).default('last'),
-    /** Explicit bucket width in whole ms; <= 0 aligns channels on a grid inferred from the data. */
-    resampling: z.number().int('must be a whole number of ms').finite().optional(),
-    intervalMs: z.number().positive().finite().optional(),
-    maxDataPoints: z.number().int().positive().max(rowsPerFrame, `must be at most ${rowsPerFrame}`).default(Math.min(1000, rowsPerFrame)),
-    legend: z.string().max(256).optional(),
-    hide: z.boolean().optional(),
-  });
-}
-export type Query = z.output<ReturnType<typeof querySchema>>;
 
 export interface QueryAnswer {
   /** 200 when any query answered; otherwise the first failing query's status. */
@@ -75,7 +33,7 @@ interface Planned {
 }
 
 export async function handleQuery(ctx: HandlerContext, body: unknown): Promise<QueryAnswer> {
-  const env = parseOrThrow(envelopeSchema, body, 'query request');
+  const env = parseOrThrow(queryRequestSchema, body, 'query request');
   if (!(env.to > env.from))
     throw new AppError('BAD_REQUEST', `invalid query request: to (${env.to}) must be after from (${env.from})`, 'to');
   if (env.queries.length > ctx.limits.queriesPerRequest) {
@@ -85,7 +43,7 @@ export async function handleQuery(ctx: HandlerContext, body: unknown): Promise<Q
       'queries',
     );
   }
-  const schema = querySchema(ctx);
+  const schema = querySchema(ctx.limits);
   const plans = env.queries.map((raw, i) => plan(ctx, schema, raw, i, env.from, env.to));
   const seen = new Set<string>();
   for (const p of plans) {
