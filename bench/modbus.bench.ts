@@ -7,10 +7,10 @@
  * figures are a floor for a poller talking to a real device.
  */
 import { performance } from 'node:perf_hooks';
-import { planReads, type PlannablePoint } from '../src/sidecar/scada/protocols/modbus/planner';
-import { ModbusPoller } from '../src/sidecar/scada/protocols/modbus/poller';
-import { startModbusSimulator } from '../src/sidecar/scada/protocols/modbus/simulator';
-import { registerCount, type DataType, type ModbusPointInput, type Table } from '../src/sidecar/scada/protocols/modbus/types';
+import { planReads, type PlannablePoint } from '../src/sidecar/scada/drivers/modbus/planner';
+import { ModbusPoller } from '../src/sidecar/scada/drivers/modbus/poller';
+import { startModbusSimulator } from '../src/sidecar/scada/drivers/modbus/simulator';
+import { registerCount, type DataType, type ModbusPointInput, type Table } from '../src/sidecar/scada/drivers/modbus/types';
 import { fmtRate, printTable, rng } from './util';
 
 const TARGET_REGISTERS_PER_S = 100_000;

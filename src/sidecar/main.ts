@@ -15,8 +15,8 @@ import { parseSidecarConfig, type SidecarConfig } from './config';
 import { loadConfigFile } from './config-file';
 import { AppError } from './errors';
 import { ENV_API_KEYS, isLoopbackHost, keysFromEnv } from './server/auth';
-import { runSimulateModbus } from './scada/protocols/modbus/cli';
-import type { ModbusSimulator } from './scada/protocols/modbus/simulator';
+import { runSimulateModbus } from './scada/drivers/modbus/cli';
+import type { ModbusSimulator } from './scada/drivers/modbus/simulator';
 import { startSidecar, type Sidecar } from './sidecar';
 
 // Plain require: package.json lies outside any include path TypeScript should compile.

@@ -16,7 +16,7 @@ import { build } from 'esbuild';
 import pino from 'pino';
 import { parseSidecarConfig } from '../../src/sidecar/config';
 import { loadConfigFile } from '../../src/sidecar/config-file';
-import { runSimulateModbus } from '../../src/sidecar/scada/protocols/modbus/cli';
+import { runSimulateModbus } from '../../src/sidecar/scada/drivers/modbus/cli';
 import { startSidecar, type Sidecar } from '../../src/sidecar/sidecar';
 import { pluginJsonPath, startDataSourceProxy } from '../helpers/grafana-proxy';
 import { READ_KEY, REPO } from '../server/harness';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { parseSidecarConfig } from '../../src/sidecar/config';
-import { parseSimConfig } from '../../src/sidecar/scada/protocols/modbus/sim-config';
+import { parseSimConfig } from '../../src/sidecar/scada/drivers/modbus/sim-config';
 import { REPO } from '../server/harness';
 
 const read = (file: string): unknown => parse(readFileSync(path.join(REPO, file), 'utf8'));

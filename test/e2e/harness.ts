@@ -6,7 +6,7 @@
 import pino from 'pino';
 import { parseSidecarConfig } from '../../src/sidecar/config';
 import type { ModelConfigInput } from '../../src/sidecar/scada/model/schemas';
-import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';
+import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/drivers/modbus/simulator';
 import { startSidecar, type Sidecar, type StartOptions } from '../../src/sidecar/sidecar';
 import { REPO, type Json } from '../server/harness';
 

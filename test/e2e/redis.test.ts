@@ -5,7 +5,7 @@
  * catch up once Redis is there).
  */
 import { dataFrameFromJSON } from '@grafana/data';
-import type { ModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';
+import type { ModbusSimulator } from '../../src/sidecar/scada/drivers/modbus/simulator';
 import type { StartOptions } from '../../src/sidecar/sidecar';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 import {

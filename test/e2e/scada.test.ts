@@ -4,7 +4,7 @@
  * a device added and removed through the API, all over real sockets.
  */
 import { dataFrameFromJSON, FieldType } from '@grafana/data';
-import type { ModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';
+import type { ModbusSimulator } from '../../src/sidecar/scada/drivers/modbus/simulator';
 import {
   CONTROL_KEY,
   FLOW,

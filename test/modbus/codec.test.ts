@@ -9,8 +9,8 @@ import {
   encodeValue,
   fitInteger,
   type CodecSpec,
-} from '../../src/sidecar/scada/protocols/modbus/codec';
-import { BYTE_ORDERS, type ByteOrder, type DataType } from '../../src/sidecar/scada/protocols/modbus/types';
+} from '../../src/sidecar/scada/drivers/modbus/codec';
+import { BYTE_ORDERS, type ByteOrder, type DataType } from '../../src/sidecar/scada/drivers/modbus/types';
 
 const spec = (dataType: DataType, byteOrder: ByteOrder = 'ABCD', extra: Partial<CodecSpec> = {}): CodecSpec => ({
   dataType,

@@ -7,9 +7,9 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { ModbusPoller } from '../../src/sidecar/scada/protocols/modbus/poller';
-import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';
-import { BYTE_ORDERS, registerCount, type DataType, type ModbusPointInput } from '../../src/sidecar/scada/protocols/modbus/types';
+import { ModbusPoller } from '../../src/sidecar/scada/drivers/modbus/poller';
+import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/drivers/modbus/simulator';
+import { BYTE_ORDERS, registerCount, type DataType, type ModbusPointInput } from '../../src/sidecar/scada/drivers/modbus/types';
 import { requireTool, waitFor } from './helpers';
 
 const run = promisify(execFile);

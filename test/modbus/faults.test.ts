@@ -2,10 +2,10 @@
  * Faults over real TCP: device down at start, connection dropped, device off and back,
  * exception responses, a silent unit, several requests in flight with answers out of order.
  */
-import type { ConnectionStatus } from '../../src/sidecar/scada/protocols/modbus/connection';
-import { ModbusPoller } from '../../src/sidecar/scada/protocols/modbus/poller';
-import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';
-import type { ModbusDeviceInput, ModbusPointInput } from '../../src/sidecar/scada/protocols/modbus/types';
+import type { ConnectionStatus } from '../../src/sidecar/scada/drivers/modbus/connection';
+import { ModbusPoller } from '../../src/sidecar/scada/drivers/modbus/poller';
+import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/drivers/modbus/simulator';
+import type { ModbusDeviceInput, ModbusPointInput } from '../../src/sidecar/scada/drivers/modbus/types';
 import { Collector, freePort, sleep, waitFor } from './helpers';
 
 const BACKOFF = { initialMs: 40, maxMs: 250 };

@@ -4,9 +4,9 @@
  * back) and polling goes on. Also the client's guarantees: no hanging promise when the
  * connection dies, and no reuse of a transaction id a late answer could still claim.
  */
-import { backoffDelay, ModbusConnection } from '../../src/sidecar/scada/protocols/modbus/connection';
-import { ModbusPoller } from '../../src/sidecar/scada/protocols/modbus/poller';
-import { ModbusRequestError } from '../../src/sidecar/scada/protocols/modbus/request-error';
+import { backoffDelay, ModbusConnection } from '../../src/sidecar/scada/drivers/modbus/connection';
+import { ModbusPoller } from '../../src/sidecar/scada/drivers/modbus/poller';
+import { ModbusRequestError } from '../../src/sidecar/scada/drivers/modbus/request-error';
 import { Collector, waitFor } from './helpers';
 import { exceptionAnswer, frame, registersAnswer, startRawDevice, type RawDevice, type RawRequest, type Responder } from './raw-device';
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { feasibleGroup, planReads, planSpans, type PlanLimits, type Span } from '../../src/sidecar/scada/protocols/modbus/planner';
+import { feasibleGroup, planReads, planSpans, type PlanLimits, type Span } from '../../src/sidecar/scada/drivers/modbus/planner';
 
 /**
  * The fewest requests by brute force: over every subset of the spans (bitmask DP), the

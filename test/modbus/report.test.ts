@@ -1,9 +1,9 @@
 /** Report-by-exception: deadbands, quality changes, heartbeats; the latest value always kept. */
 import { qualityName } from '../../src/sidecar/core/quality';
-import { ModbusPoller } from '../../src/sidecar/scada/protocols/modbus/poller';
-import { BatchBuilder, PointReport } from '../../src/sidecar/scada/protocols/modbus/report';
-import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';
-import type { Deadband } from '../../src/sidecar/scada/protocols/modbus/types';
+import { ModbusPoller } from '../../src/sidecar/scada/drivers/modbus/poller';
+import { BatchBuilder, PointReport } from '../../src/sidecar/scada/drivers/modbus/report';
+import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/drivers/modbus/simulator';
+import type { Deadband } from '../../src/sidecar/scada/drivers/modbus/types';
 import { Collector, sleep, waitFor } from './helpers';
 
 /** Feeds readings (value, or a quality name) at times 0, 1000, 2000 … and lists what is emitted. */

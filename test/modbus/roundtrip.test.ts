@@ -2,16 +2,16 @@
  * Every data type in every byte order, in every table that can hold it, served by the
  * simulator over real TCP and decoded by the poller to the value the simulator was given.
  */
-import { ModbusPoller } from '../../src/sidecar/scada/protocols/modbus/poller';
-import type { SimPoint } from '../../src/sidecar/scada/protocols/modbus/sim-config';
-import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';
+import { ModbusPoller } from '../../src/sidecar/scada/drivers/modbus/poller';
+import type { SimPoint } from '../../src/sidecar/scada/drivers/modbus/sim-config';
+import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/drivers/modbus/simulator';
 import {
   BYTE_ORDERS,
   registerCount,
   type DataType,
   type ModbusPointInput,
   type Table,
-} from '../../src/sidecar/scada/protocols/modbus/types';
+} from '../../src/sidecar/scada/drivers/modbus/types';
 import { Collector, waitFor } from './helpers';
 
 type SimPointInput = Omit<SimPoint, 'byteOrder' | 'scale' | 'offset'> & Partial<Pick<SimPoint, 'byteOrder' | 'scale' | 'offset'>>;

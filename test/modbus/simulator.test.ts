@@ -3,12 +3,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pino from 'pino';
-import { runSimulateModbus } from '../../src/sidecar/scada/protocols/modbus/cli';
-import { ModbusTcpClient } from '../../src/sidecar/scada/protocols/modbus/client';
-import { ModbusPoller } from '../../src/sidecar/scada/protocols/modbus/poller';
-import { parseSimConfig } from '../../src/sidecar/scada/protocols/modbus/sim-config';
-import { startModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';
-import { parsePollerConfig } from '../../src/sidecar/scada/protocols/modbus/types';
+import { runSimulateModbus } from '../../src/sidecar/scada/drivers/modbus/cli';
+import { ModbusTcpClient } from '../../src/sidecar/scada/drivers/modbus/client';
+import { ModbusPoller } from '../../src/sidecar/scada/drivers/modbus/poller';
+import { parseSimConfig } from '../../src/sidecar/scada/drivers/modbus/sim-config';
+import { startModbusSimulator } from '../../src/sidecar/scada/drivers/modbus/simulator';
+import { parsePollerConfig } from '../../src/sidecar/scada/drivers/modbus/types';
 import { sleep, waitFor } from './helpers';
 
 const unit = (points: unknown[]) => ({ units: [{ unitId: 1, points }] });

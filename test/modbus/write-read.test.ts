@@ -1,8 +1,8 @@
 /** device_ctrl and device_call: writes with FC 5/6/15/16 read back; reads on demand. */
 import { AppError, toAppError } from '../../src/sidecar/errors';
-import { ModbusPoller } from '../../src/sidecar/scada/protocols/modbus/poller';
-import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/protocols/modbus/simulator';
-import type { ModbusPointInput } from '../../src/sidecar/scada/protocols/modbus/types';
+import { ModbusPoller } from '../../src/sidecar/scada/drivers/modbus/poller';
+import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/drivers/modbus/simulator';
+import type { ModbusPointInput } from '../../src/sidecar/scada/drivers/modbus/types';
 import { Collector, waitFor } from './helpers';
 
 const writable = (name: string, table: 'holding' | 'coil', address: number, enc: Record<string, unknown>, initial: unknown) => ({

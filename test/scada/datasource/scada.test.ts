@@ -10,7 +10,7 @@ import { Registry } from '../../../src/sidecar/registry/registry';
 import type { AppContext, Resampled, SeriesSet, TableObject, TreeObject } from '../../../src/sidecar/registry/types';
 import { DeviceManager } from '../../../src/sidecar/scada/manager';
 import { linkId } from '../../../src/sidecar/scada/model/schemas';
-import type { ModbusSimulator } from '../../../src/sidecar/scada/protocols/modbus/simulator';
+import type { ModbusSimulator } from '../../../src/sidecar/scada/drivers/modbus/simulator';
 import { QUALITY_CODE } from '../../../src/sidecar/core/quality';
 import { createStore, type Store } from '../../../src/sidecar/store';
 import {

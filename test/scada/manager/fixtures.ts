@@ -6,7 +6,7 @@
 import pino from 'pino';
 import type { DeviceInput, ItemInput, LinkInput, TermInput } from '../../../src/sidecar/scada/model/schemas';
 import { linkId } from '../../../src/sidecar/scada/model/schemas';
-import { startModbusSimulator, type ModbusSimulator } from '../../../src/sidecar/scada/protocols/modbus/simulator';
+import { startModbusSimulator, type ModbusSimulator } from '../../../src/sidecar/scada/drivers/modbus/simulator';
 import { qualityName, type Quality } from '../../../src/sidecar/core/quality';
 import type { ModelOp, Store } from '../../../src/sidecar/store/types';
 

@@ -6,7 +6,7 @@ import { AppError } from '../../../src/sidecar/errors';
 import { DeviceManager } from '../../../src/sidecar/scada/manager';
 import { linkId } from '../../../src/sidecar/scada/model/schemas';
 import { ModelService } from '../../../src/sidecar/scada/model/service';
-import type { ModbusSimulator } from '../../../src/sidecar/scada/protocols/modbus/simulator';
+import type { ModbusSimulator } from '../../../src/sidecar/scada/drivers/modbus/simulator';
 import { qualityName } from '../../../src/sidecar/core/quality';
 import type { SampleBatch } from '../../../src/sidecar/core/samples';
 import { createStore, type Store } from '../../../src/sidecar/store';

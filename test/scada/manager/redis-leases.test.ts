@@ -5,7 +5,7 @@
  */
 import { DeviceManager } from '../../../src/sidecar/scada/manager';
 import { linkId } from '../../../src/sidecar/scada/model/schemas';
-import type { ModbusSimulator } from '../../../src/sidecar/scada/protocols/modbus/simulator';
+import type { ModbusSimulator } from '../../../src/sidecar/scada/drivers/modbus/simulator';
 import { createStore, type Store } from '../../../src/sidecar/store';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server';
 import { countSamples, LEVEL, latestOf, putDevice, silent, startSim, TEMP, waitFor } from './fixtures';

@@ -26,9 +26,9 @@
 import pino, { type Logger } from 'pino';
 import { AppError } from '../../errors';
 import type { HealthProbe, ProbeStatus } from '../../core/health';
-import type { LatestValue } from '../protocols/modbus/report';
-import { ModbusPoller, type PointReading, type PollerHealth } from '../protocols/modbus/poller';
-import type { ModbusPollerConfig } from '../protocols/modbus/types';
+import type { LatestValue } from '../drivers/modbus/report';
+import { ModbusPoller, type PointReading, type PollerHealth } from '../drivers/modbus/poller';
+import type { ModbusPollerConfig } from '../drivers/modbus/types';
 import { QUALITY_CODE, type Quality } from '../../core/quality';
 import type { SampleBatch } from '../../core/samples';
 import type { ModelEvent, Store, Unsubscribe } from '../../store/types';

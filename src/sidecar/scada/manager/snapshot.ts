@@ -15,7 +15,7 @@ import {
   type ModbusPollerConfig,
   type ModbusPollerInput,
   type ModbusUnitConfig,
-} from '../protocols/modbus/types';
+} from '../drivers/modbus/types';
 import type { ModelKind, Store } from '../../store/types';
 
 /** A link with its id (`linkId(termId, itemId)`, also its series id) and the key it is stored under. */

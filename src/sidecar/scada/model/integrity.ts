@@ -17,7 +17,7 @@
  *   hangs under it.
  */
 import { AppError } from '../../errors';
-import { isBitTable, registerCount, type Table } from '../protocols/modbus/types';
+import { isBitTable, registerCount, type Table } from '../drivers/modbus/types';
 import { linkId, linkProtocol, TERM_PROTOCOLS, type Device, type Item, type Link, type Term } from './schemas';
 
 export interface KindTypes {

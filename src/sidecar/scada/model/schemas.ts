@@ -5,7 +5,7 @@
  * deadband. Each link is one polled series and one channel of the `scada` data source.
  */
 import { z } from 'zod';
-import { backoffSchema, checkEncoding, deadbandSchema, encodingShape, modbusDeviceSchema } from '../protocols/modbus/types';
+import { backoffSchema, checkEncoding, deadbandSchema, encodingShape, modbusDeviceSchema } from '../drivers/modbus/types';
 
 export const MODEL_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const id = z.string().regex(MODEL_ID, 'must be 1-64 letters, digits, "_" or "-"');
