@@ -30,9 +30,13 @@ const wildTime = fc.oneof(
   fc.double({ noNaN: false }),
   fc.constantFrom('1700000000000', 'now', '', null, true),
 );
-/** A window that is mostly sensible: ends near now or near epoch 0, spans 1 ms to centuries. */
+/**
+ * A window that is mostly sensible: ends near now or near epoch 0, spans 1 ms to a day, or
+ * decades (which the simulators refuse before computing anything). No span in between, so a
+ * run's cost stays small on a busy machine: the work bounds are what is tested, not speed.
+ */
 const window = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(fc.constantFrom(NOW, 0, 1000, -1000, NOW - 86_400_000), fc.constantFrom(1, 999, 60_000, 3_600_000, 86_400_000, 30 * 86_400_000, 60 * YEAR, 300 * YEAR)).map(([to, span]) => ({ from: to - span, to })) },
+  { weight: 4, arbitrary: fc.tuple(fc.constantFrom(NOW, 0, 1000, -1000, NOW - 86_400_000), fc.constantFrom(1, 999, 60_000, 3_600_000, 86_400_000, 60 * YEAR, 300 * YEAR)).map(([to, span]) => ({ from: to - span, to })) },
   { weight: 1, arbitrary: fc.record({ from: wildTime, to: wildTime }, { requiredKeys: [] }) },
 );
 const channel = fc.oneof({ weight: 5, arbitrary: fc.constantFrom('sine', 'ramp') }, { weight: 1, arbitrary: fc.constantFrom('sine_histogram', 'devices', 'nope', '', 'x'.repeat(2000)) });

@@ -1,7 +1,7 @@
 /** Report-by-exception: deadbands, quality changes, heartbeats; the latest value always kept. */
 import { qualityName } from '../../src/sidecar/core/quality';
 import { ModbusPoller } from '../../src/sidecar/scada/drivers/modbus/poller';
-import { BatchBuilder, PointReport } from '../../src/sidecar/scada/drivers/modbus/report';
+import { BatchBuilder, PointReport } from '../../src/sidecar/scada/drivers/point-report';
 import { startModbusSimulator, type ModbusSimulator } from '../../src/sidecar/scada/drivers/modbus/simulator';
 import type { Deadband } from '../../src/sidecar/scada/drivers/modbus/types';
 import { Collector, sleep, waitFor } from './helpers';

@@ -140,14 +140,14 @@ test('a link added live is polled (the poller restarts once with it)', async () 
   expect(sim.stats().connections).toBe(connections + 1);
 
   // An edit that does not touch this device's poller config (an item's unit) restarts nothing.
-  const before = manager.deviceStatus('d1')!.poller!.connection.stats.connects;
+  const before = manager.deviceStatus('d1')!.poller!.connection.stats!.connects;
   const polled = manager.deviceStatus('d1')!.poller!.cycles;
   await store.writeObjects([{ op: 'put', kind: 'item', id: 'temp', value: { id: 'temp', name: 'Temperature', unit: 'K' } }], {
     publish: true,
   });
   await manager.settled();
   expect(manager.model().items.get('temp')!.unit).toBe('K');
-  expect(manager.deviceStatus('d1')!.poller!.connection.stats.connects).toBe(before);
+  expect(manager.deviceStatus('d1')!.poller!.connection.stats!.connects).toBe(before);
   expect(manager.deviceStatus('d1')!.poller!.cycles).toBeGreaterThanOrEqual(polled);
 });
 

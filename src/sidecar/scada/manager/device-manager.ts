@@ -1,38 +1,30 @@
 /**
- * The device manager (PyDataColl's DeviceManager): keeps one poller running per enabled
- * device of the model, feeds what the pollers read into the store and onto the bus, and
- * serves on-demand reads (device_call) and writes (device_ctrl).
+ * The device manager (PyDataColl's DeviceManager): keeps one driver acquisition running per
+ * enabled device of the model that this sidecar holds the lease of, and serves on-demand
+ * reads (device_call) and writes (device_ctrl). It knows no protocol: each device's driver
+ * (scada/drivers, by `device.protocol`) plans, acquires, reads and writes.
  *
- *   model (store) ──events──▶ reload (debounced) ──▶ reconcile: start / restart / stop pollers
- *   poller.onSamples ──▶ store.append + store.publishSamples   (quality travels with every value)
- *   poller.latest()  ──▶ store.setLatest                        (reads a deadband suppressed)
+ *   ModelWatcher       model events → debounced reload → reconcile (this file)
+ *   LeaseCoordinator   who may acquire which device (store leases, rounds every ttl/3)
+ *   Supervisor         running acquisitions → store and bus
  *
- * Model changes: any burst of model events is coalesced (debounceMs) into one reload of the
- * whole model; each device's poller config is compared with the running one by its
- * canonical JSON, so only devices whose config really changed restart, each once per burst,
- * and an unrelated edit (an item's unit, another device) leaves a poller alone. A slow
- * periodic resync (resyncMs) heals events missed while Redis was away.
- *
- * Several sidecars on one Redis: a device is polled only by the holder of lease
- * `device:<id>`. Holders renew every ttl/3; the others try to acquire at the same pace and so
- * take over within about ttl + ttl/3 of a holder dying (at once, within ttl/3, after a
- * graceful stop, which releases). When the store cannot be reached a holder keeps polling —
- * samples are buffered by the store and nobody else can take the lease meanwhile — and
- * gives up only when the store answers that the lease is someone else's.
- *
- * All start/stop work runs one step at a time on an internal queue, so a reload, a lease
- * tick and stop() never interleave their effects on a device.
+ * Each device's plan is compared with the running one by its key (canonical JSON), so only
+ * devices whose config really changed restart, each once per burst of model events, and an
+ * unrelated edit leaves an acquisition alone. All start/stop work runs one step at a time on
+ * an internal queue, so a reload, a lease round and stop() never interleave on a device.
  */
 import pino, { type Logger } from 'pino';
-import { AppError } from '../../errors';
+import { systemClock, type Clock } from '../../core/clock';
 import type { HealthProbe, ProbeStatus } from '../../core/health';
-import type { LatestValue } from '../drivers/modbus/report';
-import { ModbusPoller, type PointReading, type PollerHealth } from '../drivers/modbus/poller';
-import type { ModbusPollerConfig } from '../drivers/modbus/types';
-import { QUALITY_CODE, type Quality } from '../../core/quality';
-import type { SampleBatch } from '../../core/samples';
-import type { ModelEvent, Store, Unsubscribe } from '../../store/types';
-import { deviceLinks, EMPTY_SNAPSHOT, linkPath, loadModel, parseLink, planDevice, type DevicePlan, type ModelSnapshot } from './snapshot';
+import type { Quality } from '../../core/quality';
+import { AppError } from '../../errors';
+import type { Store, Unsubscribe } from '../../store/types';
+import { DRIVERS } from '../drivers';
+import type { DeviceDriver, DevicePlan, DeviceSession, DriverHealth, DriverSet, LatestValue, PointReading, WriteOptions } from '../drivers/driver';
+import { deviceLinks, linkPath, parseLink, type ModelSnapshot } from '../model/snapshot';
+import { LeaseCoordinator } from './lease-coordinator';
+import { ModelWatcher } from './model-watcher';
+import { Supervisor } from './supervisor';
 
 export interface DeviceManagerOptions {
   store: Store;
@@ -45,22 +37,25 @@ export interface DeviceManagerOptions {
   debounceMs?: number;
   /** Full model reload even without events, to heal missed ones (default 30 s; 0 = never). */
   resyncMs?: number;
+  /** Drivers by protocol (default: every built-in driver). */
+  drivers?: DriverSet;
+  clock?: Clock;
 }
 
 export type DeviceState =
-  /** Polling, the connection is up. */
+  /** Acquiring, the connection is up. */
   | 'connected'
-  /** Polling, connecting (first attempt or after a backoff). */
+  /** Acquiring, connecting (first attempt or after a backoff). */
   | 'connecting'
-  /** Polling, the device is unreachable: waiting before the next connect attempt. */
+  /** Acquiring, the device is unreachable: waiting before the next connect attempt. */
   | 'backoff'
   /** The model says enabled: false. */
   | 'disabled'
-  /** Another sidecar holds the device's lease and polls it. */
+  /** Another sidecar holds the device's lease and acquires it. */
   | 'not-owner'
-  /** The device's config cannot be polled (see lastError). */
+  /** The device's config cannot be acquired (see lastError), or no driver speaks its protocol. */
   | 'config-error'
-  /** Not polled: the manager is stopped or has not started it yet. */
+  /** Not acquired: the manager is stopped or has not started it yet. */
   | 'stopped';
 
 export interface DeviceStatus {
@@ -71,17 +66,17 @@ export interface DeviceStatus {
   state: DeviceState;
   /** Epoch ms of the last state change seen. */
   since?: number;
-  /** The sidecar polling it (this one's id when owned), when known. */
+  /** The sidecar acquiring it (this one's id when owned), when known. */
   owner?: string;
   lastError?: string;
-  /** Epoch ms of the last completed poll cycle (this sidecar only). */
+  /** Epoch ms of the last completed acquisition cycle (this sidecar only). */
   lastPollAt?: number;
   /** Points of the device; good / bad (anything not good) from their current quality. */
   points: { total: number; good: number; bad: number; byQuality: Partial<Record<Quality, number>> };
-  /** Terms and links of the device the poller left out, with the reason. */
+  /** Terms and links of the device the driver left out, with the reason. */
   skipped: string[];
-  /** Poller details (connection, units, counters) when this sidecar polls the device. */
-  poller?: PollerHealth;
+  /** Driver details (connection, units, counters) when this sidecar acquires the device. */
+  poller?: DriverHealth;
 }
 
 /** One point's value read on demand (device_call) or read back after a write (device_ctrl). */
@@ -99,33 +94,16 @@ export interface Reading {
   error?: string;
 }
 
-export interface ControlResult extends Reading {
-  /** The Modbus function code the write used (5, 6, 15 or 16). */
-  functionCode: number;
-}
-
-interface Running {
-  poller: ModbusPoller;
-  key: string;
-  config: ModbusPollerConfig;
-  /** Reads the deadband suppressed are moved into store.latest at this pace. */
-  refreshTimer: NodeJS.Timeout;
-  /** Newest time stored (append or setLatest) per series. */
-  stored: Map<string, number>;
-  cycles: number;
-  stopState: () => void;
-}
+/** A write's read-back and what the protocol confirmed (Modbus: `functionCode`). */
+export type ControlResult = Reading & Record<string, unknown>;
 
 interface Entry {
   id: string;
-  plan?: DevicePlan;
-  owned: boolean;
-  /** The last time acquire/renew succeeded (local clock). */
-  leaseAt?: number;
-  owner?: string;
-  running?: Running;
+  plan: DevicePlan;
+  driver?: DeviceDriver;
+  /** Clock time of the last state change seen while nothing ran. */
+  since: number;
   lastError?: string;
-  since?: number;
   lastPollAt?: number;
 }
 
@@ -138,24 +116,16 @@ export class DeviceManager {
   /** Lease rounds run (renewals and takeover attempts): how often this sidecar has looked. */
   leaseTicks = 0;
   private readonly logger: Logger;
-  private readonly debounceMs: number;
-  private readonly resyncMs: number;
-  private snapshotValue: ModelSnapshot = EMPTY_SNAPSHOT;
+  private readonly clock: Clock;
+  private readonly drivers: DriverSet;
+  private readonly watcher: ModelWatcher;
+  private readonly leases: LeaseCoordinator;
+  private readonly supervisor: Supervisor;
   private readonly entries = new Map<string, Entry>();
-  private readonly listeners = new Set<(snapshot: ModelSnapshot) => void>();
   private queue: Promise<void> = Promise.resolve();
   private started = false;
   private stopped = false;
-  private unsubscribe?: Unsubscribe;
-  /** Model events seen, reload not yet run: `done` resolves once that reload is applied. */
-  private debounce?: { timer: NodeJS.Timeout; done: Promise<void>; release: () => void };
-  private leaseTimer?: NodeJS.Timeout;
-  private resyncTimer?: NodeJS.Timeout;
-  private version = 0;
-  private lastReloadError?: string;
-  private leaseTickQueued = false;
-  /** Set while the store's model looks wiped (see reload). */
-  private modelLost?: string;
+  private roundQueued = false;
 
   constructor(options: DeviceManagerOptions) {
     this.store = options.store;
@@ -163,46 +133,41 @@ export class DeviceManager {
     this.leaseTtlMs = options.leaseTtlMs ?? 15_000;
     if (!(Number.isInteger(this.leaseTtlMs) && this.leaseTtlMs >= 30))
       throw new AppError('BAD_PARAMS', `leaseTtlMs must be an integer ≥ 30, got ${options.leaseTtlMs}`, 'leaseTtlMs');
-    this.debounceMs = options.debounceMs ?? 50;
-    this.resyncMs = options.resyncMs ?? 30_000;
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'device-manager' });
+    this.clock = options.clock ?? systemClock;
+    this.drivers = options.drivers ?? DRIVERS;
+    const common = { store: this.store, logger: this.logger, clock: this.clock };
+    this.watcher = new ModelWatcher({
+      ...common,
+      debounceMs: options.debounceMs ?? 50,
+      resyncMs: options.resyncMs ?? 30_000,
+      enqueue: (step) => this.enqueue(step),
+      reconcile: (snap) => this.reconcile(snap),
+    });
+    this.leases = new LeaseCoordinator({ ...common, owner: this.owner, ttlMs: this.leaseTtlMs });
+    this.supervisor = new Supervisor(common);
   }
 
-  /** Loads the model and starts polling; resolves once the first reconcile is done. */
+  /** Loads the model and starts acquisition; resolves once the first reconcile is done. */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    this.unsubscribe = this.store.subscribeModelEvents((events) => this.onModelEvents(events));
-    await this.reloadNow();
+    await this.watcher.start();
     if (this.stopped) return;
-    this.leaseTimer = setInterval(
-      () => {
-        // One tick at a time: while the store is slow (Redis away) ticks must not pile up on the queue.
-        if (this.leaseTickQueued) return;
-        this.leaseTickQueued = true;
-        void this.enqueue(() => this.leaseTick()).finally(() => (this.leaseTickQueued = false));
-      },
-      Math.max(10, Math.floor(this.leaseTtlMs / 3)),
-    );
-    this.leaseTimer.unref();
-    if (this.resyncMs > 0) {
-      this.resyncTimer = setInterval(() => void this.reloadNow(), this.resyncMs);
-      this.resyncTimer.unref();
-    }
+    this.leases.start(() => {
+      // One round at a time: while the store is slow (Redis away) rounds must not pile up on the queue.
+      if (this.roundQueued) return;
+      this.roundQueued = true;
+      void this.enqueue(() => this.leaseRound()).finally(() => (this.roundQueued = false));
+    });
   }
 
-  /** Stops every poller and releases the leases; idempotent. */
+  /** Stops every acquisition and releases the leases; idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.unsubscribe?.();
-    if (this.debounce) {
-      clearTimeout(this.debounce.timer);
-      this.debounce.release();
-      this.debounce = undefined;
-    }
-    clearInterval(this.leaseTimer);
-    clearInterval(this.resyncTimer);
+    this.watcher.stop();
+    this.leases.stop();
     await this.enqueue(async () => {
       await Promise.all([...this.entries.values()].map((e) => this.stopDevice(e, true)));
     });
@@ -210,70 +175,68 @@ export class DeviceManager {
 
   /** The model as last loaded (parsed and cross-referenced). */
   model(): ModelSnapshot {
-    return this.snapshotValue;
+    return this.watcher.snapshot;
   }
 
   /** Called after every reload that changed the model; returns the unsubscribe function. */
   onModelChange(listener: (snapshot: ModelSnapshot) => void): Unsubscribe {
-    this.listeners.add(listener);
-    return () => void this.listeners.delete(listener);
+    return this.watcher.onChange(listener);
   }
 
-  /** Resolves once model events received so far are applied (pollers started or stopped). */
+  /** Resolves once model events received so far are applied (acquisitions started or stopped). */
   async settled(): Promise<void> {
-    if (this.debounce) await this.debounce.done;
+    await this.watcher.settled();
     await this.queue;
   }
 
   /** Reloads the model now (as a model event would, without the debounce). */
   reloadNow(): Promise<void> {
-    const pending = this.debounce;
-    this.debounce = undefined;
-    if (pending) clearTimeout(pending.timer);
-    const p = this.enqueue(() => this.reload());
-    if (pending) void p.finally(pending.release);
-    return p;
+    return this.watcher.reloadNow();
   }
 
   /** Current status of every device of the model, by id. */
   status(): DeviceStatus[] {
-    return [...this.snapshotValue.devices.keys()].map((id) => this.deviceStatus(id)!);
+    return [...this.model().devices.keys()].map((id) => this.deviceStatus(id)!);
   }
 
   /** Status of one device, or undefined when the model has no such device. */
   deviceStatus(deviceId: string): DeviceStatus | undefined {
-    const device = this.snapshotValue.devices.get(deviceId);
+    const device = this.model().devices.get(deviceId);
     if (!device) return undefined;
     const e = this.entries.get(deviceId);
-    const running = e?.running;
-    const health = running?.poller.health();
+    const running = this.supervisor.get(deviceId);
+    const health = running?.acquisition.health();
     const byQuality = health?.qualities ?? {};
-    const total = running ? running.config.points.length : (e?.plan?.config?.points.length ?? 0);
+    const total = running ? running.points : (e?.plan.points.length ?? 0);
     const good = byQuality.good ?? 0;
+    const owned = this.leases.owns(deviceId);
+    const owner = owned ? this.owner : this.leases.ownerOf(deviceId);
+    const lastError = this.errorOf(e, health, running?.lastError);
+    const lastPollAt = running?.lastCycleAt ?? e?.lastPollAt;
     return {
       deviceId,
       name: device.name,
       protocol: device.protocol,
       enabled: device.enabled,
-      state: this.stateOf(e, device.enabled, health),
-      ...(e?.since !== undefined ? { since: health?.connection.since ?? e.since } : {}),
-      ...(e?.owned ? { owner: this.owner } : e?.owner ? { owner: e.owner } : {}),
-      ...(this.errorOf(e, health) ? { lastError: this.errorOf(e, health) } : {}),
-      ...(e?.lastPollAt !== undefined ? { lastPollAt: e.lastPollAt } : {}),
+      state: this.stateOf(e, device.enabled, health, owned, owner),
+      ...(e ? { since: health?.connection.since ?? running?.since ?? e.since } : {}),
+      ...(owner ? { owner } : {}),
+      ...(lastError ? { lastError } : {}),
+      ...(lastPollAt !== undefined ? { lastPollAt } : {}),
       points: { total, good, bad: running ? total - good : 0, byQuality },
-      skipped: e?.plan?.skipped ?? [],
+      skipped: e?.plan.skipped ?? [],
       ...(health ? { poller: health } : {}),
     };
   }
 
-  /** The poller's latest reading of a link when this sidecar polls its device (keeps the last good value). */
+  /** The driver's latest reading of a link when this sidecar acquires its device (keeps the last good value). */
   pointLatest(linkId: string): LatestValue | undefined {
-    const path = linkPath(this.snapshotValue, linkId);
+    const path = linkPath(this.model(), linkId);
     if (!path) return undefined;
-    return this.entries.get(path.deviceId)?.running?.poller.latest(linkId);
+    return this.supervisor.get(path.deviceId)?.acquisition.latest(linkId);
   }
 
-  /** Health: degraded while a device this sidecar polls is unreachable or a device's config is unusable. */
+  /** Health: degraded while a device this sidecar acquires is unreachable or a device's config is unusable. */
   readonly probe: HealthProbe = {
     name: 'devices',
     check: async () => {
@@ -288,8 +251,8 @@ export class DeviceManager {
       if (down.length) problems.push(`${down.length} device(s) unreachable: ${down.join(', ')}`);
       if (silent.length) problems.push(`${silent.length} device(s) with units not answering: ${silent.join(', ')}`);
       if (broken.length) problems.push(`${broken.length} device(s) with a config error: ${broken.join(', ')}`);
-      if (this.lastReloadError) problems.push(`model reload failed: ${this.lastReloadError}`);
-      if (this.modelLost) problems.push(this.modelLost);
+      if (this.watcher.lastError) problems.push(`model reload failed: ${this.watcher.lastError}`);
+      if (this.watcher.lost) problems.push(this.watcher.lost);
       const status: ProbeStatus = this.stopped ? 'down' : problems.length ? 'degraded' : 'ok';
       return {
         status,
@@ -307,16 +270,15 @@ export class DeviceManager {
 
   /**
    * device_call: reads points of a device now. `linkIds` default to every link of the
-   * device. Readings of polled points also go to the store and the bus like polled ones.
+   * device. Readings of acquired points also go to the store and the bus like acquired ones.
    */
   async call(deviceId: string, linkIds?: readonly string[]): Promise<Reading[]> {
     await this.settled();
-    const snap = this.snapshotValue;
-    const { entry, plan } = this.usableDevice(deviceId);
-    if (linkIds !== undefined && !Array.isArray(linkIds))
-      throw new AppError('BAD_REQUEST', 'linkIds must be an array of link ids', 'linkIds');
-    const ids = linkIds ? [...new Set(linkIds)] : plan.config.points.map((p) => p.id);
-    const known = new Set(plan.config.points.map((p) => p.id));
+    const snap = this.model();
+    const { plan, driver } = this.usableDevice(deviceId);
+    if (linkIds !== undefined && !Array.isArray(linkIds)) throw new AppError('BAD_REQUEST', 'linkIds must be an array of link ids', 'linkIds');
+    const ids = linkIds ? [...new Set(linkIds)] : plan.points;
+    const known = new Set(plan.points);
     ids.forEach((id, i) => {
       if (typeof id !== 'string' || !known.has(id)) {
         const why = typeof id === 'string' && snap.links.has(id) ? `is not polled on device ${deviceId}` : 'does not exist';
@@ -324,7 +286,7 @@ export class DeviceManager {
       }
     });
     if (ids.length === 0) return [];
-    const readings = await this.withPoller(entry, plan, (p) => p.read(ids));
+    const readings = await this.withSession(deviceId, driver, plan, (s) => s.read(ids));
     return readings.map((r) => this.toReading(deviceId, r));
   }
 
@@ -334,7 +296,7 @@ export class DeviceManager {
    */
   async control(deviceId: string, linkId: string, value: unknown, functionCode?: 5 | 6 | 15 | 16): Promise<ControlResult> {
     await this.settled();
-    const snap = this.snapshotValue;
+    const snap = this.model();
     const link = snap.links.get(linkId);
     const path = link && linkPath(snap, linkId);
     if (!link || !path || path.deviceId !== deviceId) {
@@ -345,264 +307,112 @@ export class DeviceManager {
     const fresh = parseLink(await this.store.getObject('link', link.storeKey));
     if (!fresh.success) throw new AppError('NOT_FOUND', `link ${linkId} does not exist`, 'linkId');
     if (!fresh.data.writable) {
-      throw new AppError(
-        'FORBIDDEN',
-        `link ${linkId} is not writable: set "writable": true on the term item to allow device_ctrl`,
-        'writable',
-      );
+      throw new AppError('FORBIDDEN', `link ${linkId} is not writable: set "writable": true on the term item to allow device_ctrl`, 'writable');
     }
-    const { entry, plan } = this.usableDevice(deviceId);
-    if (!plan.config.points.some((p) => p.id === linkId))
-      throw new AppError('NOT_FOUND', `link ${linkId} is not polled on device ${deviceId}`, 'linkId');
-    const result = await this.withPoller(entry, plan, (p) => p.write(linkId, value, functionCode));
-    return { ...this.toReading(deviceId, result), functionCode: result.functionCode };
+    const { plan, driver } = this.usableDevice(deviceId);
+    if (!plan.points.includes(linkId)) throw new AppError('NOT_FOUND', `link ${linkId} is not polled on device ${deviceId}`, 'linkId');
+    const options: WriteOptions = functionCode !== undefined ? { functionCode } : {};
+    const { reading, confirmation } = await this.withSession(deviceId, driver, plan, (s) => s.write(linkId, value, options));
+    return { ...this.toReading(deviceId, reading), ...confirmation };
   }
 
-  // ---- model ---------------------------------------------------------------------------
-
-  private onModelEvents(events: ModelEvent[]): void {
-    if (this.stopped || events.length === 0) return;
-    this.logger.debug({ events: events.length }, 'model events');
-    if (this.debounce) return; // a reload is already due and will see these changes
-    let release!: () => void;
-    const done = new Promise<void>((r) => (release = r));
-    const timer = setTimeout(() => void this.reloadNow(), this.debounceMs);
-    this.debounce = { timer, done, release };
+  /** True when the device is acquired by this sidecar (for tests and the data source). */
+  isPolling(deviceId: string): boolean {
+    const s = this.deviceStatus(deviceId);
+    return !!s && POLLING_STATES.has(s.state);
   }
 
-  /** Loads the model and reconciles every device with it. Runs on the queue. */
-  private async reload(): Promise<void> {
-    if (this.stopped) return;
-    let snap: ModelSnapshot;
-    try {
-      snap = await loadModel(this.store, this.version + 1);
-      this.lastReloadError = undefined;
-    } catch (err) {
-      // Redis away: keep polling what we have; the resync or the next event tries again.
-      this.lastReloadError = (err as Error).message;
-      this.logger.warn({ err }, 'model reload failed; keeping the current devices');
-      return;
-    }
-    const prev = this.snapshotValue;
-    if (snap.devices.size === 0 && prev.devices.size > 0 && snap.storeRevision < prev.storeRevision) {
-      // The model vanished and its revision went back: the store lost its data (a Redis
-      // without persistence restarted), nobody deleted the devices (that would raise the
-      // revision). Keep polling what we know until the model is written again.
-      if (this.modelLost === undefined)
-        this.logger.error(
-          { revision: snap.storeRevision, was: prev.storeRevision },
-          'the model is gone from the store (revision went back); keeping the current devices until it is written again',
-        );
-      this.modelLost = `model missing from the store (revision ${snap.storeRevision}, was ${prev.storeRevision}); polling the last known devices`;
-      return;
-    }
-    this.modelLost = undefined;
-    if (sameModel(prev, snap)) {
-      // Same objects (e.g. a write that changed nothing, or a resync): keep the snapshot and
-      // its version, so caches built on it stay valid.
-      if (prev.storeRevision !== snap.storeRevision) this.snapshotValue = { ...prev, storeRevision: snap.storeRevision };
-    } else {
-      this.version = snap.version;
-      for (const p of snap.problems) {
-        if (!prev.problems.some((q) => q.kind === p.kind && q.id === p.id && q.message === p.message))
-          this.logger.warn({ kind: p.kind, id: p.id, problem: p.message }, 'model object left out');
-      }
-      this.snapshotValue = snap;
-      for (const l of this.listeners) {
-        try {
-          l(snap);
-        } catch (err) {
-          this.logger.error({ err }, 'model change listener threw');
-        }
-      }
-    }
-    const current = this.snapshotValue;
-    // Devices gone from the model: stop and forget.
+  /** Link ids of a device in the current model. */
+  linksOf(deviceId: string): string[] {
+    return deviceLinks(this.model(), deviceId);
+  }
+
+  // ---- reconcile ------------------------------------------------------------------------
+
+  /** Brings every device in line with the model. Runs on the queue (from the watcher's reload). */
+  private async reconcile(snap: ModelSnapshot): Promise<void> {
     for (const [id, e] of this.entries) {
-      if (!current.devices.has(id)) {
+      if (!snap.devices.has(id)) {
         await this.stopDevice(e, true);
         this.entries.delete(id);
-        this.logger.info({ device: id }, 'device removed: poller stopped');
+        this.leases.forget(id);
+        this.logger.info({ device: id }, 'device removed: acquisition stopped');
       }
     }
-    for (const [id, device] of current.devices) {
+    for (const [id, device] of snap.devices) {
+      const driver = this.drivers.get(device.protocol);
+      const plan: DevicePlan = driver
+        ? driver.plan(snap, id)
+        : { error: `no driver for protocol ${device.protocol}`, skipped: [], points: [] };
       let e = this.entries.get(id);
-      if (!e) this.entries.set(id, (e = { id, owned: false, since: Date.now() }));
-      const plan = planDevice(current, id);
+      if (!e) this.entries.set(id, (e = { id, plan, since: this.clock.now() }));
       e.plan = plan;
-      for (const s of plan.skipped) this.logger.debug({ device: id, skipped: s }, 'left out of polling');
+      e.driver = driver;
+      for (const s of plan.skipped) this.logger.debug({ device: id, skipped: s }, 'left out of acquisition');
       if (!device.enabled || !plan.config) {
-        if (!plan.config && plan.error) this.logger.warn({ device: id, error: plan.error }, 'device config cannot be polled');
-        if (e.running || e.owned) {
+        if (!plan.config && plan.error) this.logger.warn({ device: id, error: plan.error }, 'device config cannot be acquired');
+        if (this.supervisor.get(id) || this.leases.owns(id)) {
           await this.stopDevice(e, true);
-          e.since = Date.now();
+          e.since = this.clock.now();
         }
         continue;
       }
-      await this.ensurePolling(e);
+      await this.ensureAcquiring(e);
     }
   }
 
-  // ---- leases and pollers -------------------------------------------------------------
-
-  private leaseName(id: string): string {
-    return `device:${id}`;
-  }
-
-  /** Every ttl/3: holders renew, the others try to take over lapsed leases. */
-  private async leaseTick(): Promise<void> {
+  /** Every ttl/3: holders renew, the others try to take over lapsed leases. Runs on the queue. */
+  private async leaseRound(): Promise<void> {
     if (this.stopped) return;
     this.leaseTicks++;
     // The last reload failed (store unreachable): try again at this pace rather than wait for the resync.
-    if (this.lastReloadError !== undefined) await this.reload();
-    const current = this.snapshotValue;
+    if (this.watcher.lastError !== undefined) await this.watcher.reload();
+    const snap = this.model();
     await Promise.all(
       [...this.entries.values()].map(async (e) => {
-        const device = current.devices.get(e.id);
-        if (!device?.enabled || !e.plan?.config) return;
-        if (e.owned) {
-          try {
-            if (await this.store.renewLease(this.leaseName(e.id), this.owner, this.leaseTtlMs)) {
-              e.leaseAt = Date.now();
-              return;
-            }
-          } catch (err) {
-            // The store is unreachable: nobody can take the lease from us meanwhile; keep polling.
-            this.logger.warn({ device: e.id, err: (err as Error).message }, 'lease renewal failed; polling on');
-            return;
-          }
-          // Lapsed (e.g. Redis restarted) or taken: try once to get it back.
-          e.owned = false;
-        }
-        await this.ensurePolling(e);
+        if (!snap.devices.get(e.id)?.enabled || !e.plan.config) return;
+        // Unreachable store: nobody can take the lease from us meanwhile; keep acquiring.
+        if (this.leases.owns(e.id) && (await this.leases.renew(e.id)) !== 'lost') return;
+        await this.ensureAcquiring(e);
       }),
     );
   }
 
-  /** Acquires the lease if needed and runs the poller with the current plan. */
-  private async ensurePolling(e: Entry): Promise<void> {
-    const plan = e.plan;
-    if (!plan?.config || !plan.key || this.stopped) return;
-    if (!e.owned) {
-      let got = false;
-      try {
-        got = await this.store.acquireLease(this.leaseName(e.id), this.owner, this.leaseTtlMs);
-      } catch (err) {
-        e.lastError = `lease: ${(err as Error).message}`;
+  /** Takes the lease if needed and runs the driver with the current plan. */
+  private async ensureAcquiring(e: Entry): Promise<void> {
+    const { plan, driver } = e;
+    if (!plan.config || !plan.key || !driver || this.stopped) return;
+    if (!(await this.leases.acquire(e.id))) {
+      if (this.supervisor.get(e.id)) {
+        this.logger.warn({ device: e.id }, 'lost the device lease: stopping its acquisition');
+        await this.stopDevice(e, false);
       }
-      if (!got) {
-        if (e.running) {
-          this.logger.warn({ device: e.id }, 'lost the device lease: stopping its poller');
-          await this.stopDevice(e, false);
-        }
-        e.owner = await this.store.leaseOwner(this.leaseName(e.id)).catch(() => undefined);
-        return;
-      }
-      e.owned = true;
-      e.owner = this.owner;
-      e.leaseAt = Date.now();
-      e.lastError = undefined;
-      this.logger.info({ device: e.id, owner: this.owner }, 'device lease acquired');
-    }
-    if (e.running?.key === plan.key) return;
-    if (e.running) {
-      this.logger.info({ device: e.id }, 'device config changed: restarting its poller');
-      await this.stopPoller(e);
-    }
-    this.startPoller(e, plan.config, plan.key);
-  }
-
-  private startPoller(e: Entry, config: ModbusPollerConfig, key: string): void {
-    // Callbacks of a poller that was replaced or stopped are ignored: they check `self`.
-    const self: { running?: Running } = {};
-    const current = (): Running | undefined => (self.running && e.running === self.running ? self.running : undefined);
-    let poller: ModbusPoller;
-    try {
-      poller = new ModbusPoller(config, {
-        logger: this.logger,
-        onSamples: (batch) => {
-          const r = current();
-          if (r) this.onSamples(r, batch);
-        },
-      });
-    } catch (err) {
-      e.lastError = (err as Error).message;
-      this.logger.error({ device: e.id, err }, 'cannot start poller');
+      e.lastError = this.leases.lastError(e.id);
       return;
     }
-    const stored = new Map<string, number>();
-    const stopState = poller.onState((s) => {
-      e.since = s.since;
-      if (s.lastError) e.lastError = s.lastError;
-      if (s.state === 'connected') e.lastError = undefined;
-    });
-    const intervals = [config.device.pollIntervalMs, ...config.points.map((p) => p.pollIntervalMs ?? config.device.pollIntervalMs)];
-    const refreshMs = Math.min(10_000, Math.max(50, Math.min(...intervals)));
-    const refreshTimer = setInterval(() => {
-      const r = current();
-      if (r) this.refresh(e, r);
-    }, refreshMs);
-    refreshTimer.unref();
-    self.running = { poller, key, config, refreshTimer, stored, cycles: 0, stopState };
-    e.running = self.running;
-    e.since = Date.now();
-    poller.start();
-    this.logger.info({ device: e.id, points: config.points.length, units: config.units.length }, 'poller started');
+    e.lastError = undefined;
+    const running = this.supervisor.get(e.id);
+    if (running?.key === plan.key) return;
+    if (running) {
+      this.logger.info({ device: e.id }, 'device config changed: restarting its acquisition');
+      await this.stopAcquisition(e);
+    }
+    e.lastError = this.supervisor.start(e.id, driver, plan);
+    e.since = this.clock.now();
   }
 
-  private onSamples(running: Running, batch: SampleBatch): void {
-    for (const [id, cols] of batch) {
-      const n = cols.times.length;
-      if (n > 0) running.stored.set(id, Math.max(running.stored.get(id) ?? -Infinity, cols.times[n - 1]));
-    }
-    // Append never throws; it buffers while Redis is down. Publish after, so a listener that
-    // reads the store on a sample finds it there (memory) or on its way (Redis).
-    void this.store.append(batch);
-    this.store.publishSamples(batch);
-  }
-
-  /** Moves reads the deadband suppressed into store.latest, and notes completed poll cycles. */
-  private refresh(e: Entry, running: Running): void {
-    const health = running.poller.health();
-    if (health.cycles !== running.cycles) {
-      running.cycles = health.cycles;
-      e.lastPollAt = Date.now();
-    }
-    let batch: SampleBatch | undefined;
-    for (const l of running.poller.latest()) {
-      if (l.quality !== 'good' || l.text !== undefined || !(l.time > (running.stored.get(l.id) ?? Infinity))) continue;
-      batch ??= new Map();
-      batch.set(l.id, { times: Float64Array.of(l.time), values: Float64Array.of(l.value), qualities: Uint8Array.of(QUALITY_CODE.good) });
-      running.stored.set(l.id, l.time);
-    }
-    if (batch) void this.store.setLatest(batch);
-  }
-
-  private async stopPoller(e: Entry): Promise<void> {
-    const running = e.running;
+  private async stopAcquisition(e: Entry): Promise<void> {
+    const running = this.supervisor.get(e.id);
     if (!running) return;
-    e.running = undefined;
-    clearInterval(running.refreshTimer);
-    running.stopState();
-    try {
-      await running.poller.stop();
-    } catch (err) {
-      this.logger.warn({ device: e.id, err }, 'poller stop failed');
-    }
-    this.logger.info({ device: e.id }, 'poller stopped');
+    if (running.lastCycleAt !== undefined) e.lastPollAt = running.lastCycleAt;
+    await this.supervisor.stop(e.id);
   }
 
-  /** Stops the poller; with `release`, gives the lease back so another sidecar can take over at once. */
+  /** Stops acquiring; with `release`, gives the lease back so another sidecar can take over at once. */
   private async stopDevice(e: Entry, release: boolean): Promise<void> {
-    await this.stopPoller(e);
-    if (release && e.owned) {
-      e.owned = false;
-      e.owner = undefined;
-      await this.store.releaseLease(this.leaseName(e.id), this.owner).catch((err: unknown) => {
-        this.logger.warn({ device: e.id, err: (err as Error).message }, 'lease release failed; it will lapse');
-      });
-    }
-    if (!release) e.owned = false;
+    await this.stopAcquisition(e);
+    if (release) await this.leases.release(e.id);
+    else this.leases.drop(e.id);
   }
 
   private enqueue(step: () => Promise<void>): Promise<void> {
@@ -613,52 +423,43 @@ export class DeviceManager {
 
   // ---- call / control ------------------------------------------------------------------
 
-  private usableDevice(deviceId: string): { entry: Entry | undefined; plan: DevicePlan & { config: ModbusPollerConfig } } {
+  private usableDevice(deviceId: string): { plan: DevicePlan; driver: DeviceDriver } {
     if (typeof deviceId !== 'string') throw new AppError('BAD_REQUEST', 'deviceId must be a string', 'deviceId');
-    const device = this.snapshotValue.devices.get(deviceId);
+    const device = this.model().devices.get(deviceId);
     if (!device) throw new AppError('NOT_FOUND', `device ${deviceId} does not exist`, 'deviceId');
     if (!device.enabled) throw new AppError('NOT_READY', `device ${deviceId} is disabled; enable it to read or write`, 'deviceId');
     if (this.stopped) throw new AppError('NOT_READY', 'the device manager is stopped', 'deviceId');
-    const entry = this.entries.get(deviceId);
-    const plan = entry?.plan ?? planDevice(this.snapshotValue, deviceId);
+    const driver = this.drivers.get(device.protocol);
+    if (!driver) throw new AppError('BAD_REQUEST', `device ${deviceId} cannot be polled: no driver for protocol ${device.protocol}`, 'deviceId');
+    const plan = this.entries.get(deviceId)?.plan ?? driver.plan(this.model(), deviceId);
     if (!plan.config) throw new AppError('BAD_REQUEST', `device ${deviceId} cannot be polled: ${plan.error}`, 'deviceId');
-    return { entry, plan: plan as DevicePlan & { config: ModbusPollerConfig } };
+    return { plan, driver };
   }
 
   /**
-   * Runs `fn` on the device's running poller; when another sidecar polls the device, on a
-   * short-lived connection of this one (its readings are not stored: the owner stores).
+   * Runs `fn` on the device's running acquisition; when another sidecar acquires the device,
+   * on a session of this one's (its readings are not stored: the owner stores).
    */
-  private async withPoller<T>(
-    entry: Entry | undefined,
-    plan: DevicePlan & { config: ModbusPollerConfig },
-    fn: (p: ModbusPoller) => Promise<T>,
-  ): Promise<T> {
-    const timeoutMs = plan.config.device.timeoutMs + 100;
-    if (entry?.running) {
-      // A poller (re)started a moment ago is still connecting: give it one connect timeout
-      // rather than answer "not connected" right after a model change.
-      await settledConnection(entry.running.poller, timeoutMs);
-      return fn(entry.running.poller);
+  private async withSession<T>(deviceId: string, driver: DeviceDriver, plan: DevicePlan, fn: (s: DeviceSession) => Promise<T>): Promise<T> {
+    const timeoutMs = (plan.timeoutMs ?? 1000) + 100;
+    const running = this.supervisor.get(deviceId);
+    // A connection (re)started a moment ago is still connecting: give it one connect timeout
+    // rather than answer "not connected" right after a model change.
+    if (running) {
+      await running.acquisition.ready(timeoutMs);
+      return fn(running.acquisition);
     }
-    const { config } = plan;
-    // A long interval: the transient poller reads once on connect and otherwise only on demand.
-    const day = 86_400_000;
-    const poller = new ModbusPoller(
-      { ...config, device: { ...config.device, pollIntervalMs: day }, points: config.points.map((p) => ({ ...p, pollIntervalMs: day })) },
-      { onSamples: () => {}, logger: this.logger },
-    );
+    const session = driver.open(plan.config, { logger: this.logger, clock: this.clock });
     try {
-      poller.start();
-      await settledConnection(poller, timeoutMs);
-      return await fn(poller);
+      await session.ready(timeoutMs);
+      return await fn(session);
     } finally {
-      await poller.stop();
+      await session.close();
     }
   }
 
   private toReading(deviceId: string, r: PointReading): Reading {
-    const path = linkPath(this.snapshotValue, r.id);
+    const path = linkPath(this.model(), r.id);
     return {
       deviceId,
       termId: path?.termId ?? r.id.split(':')[0],
@@ -674,68 +475,27 @@ export class DeviceManager {
 
   // ---- status helpers --------------------------------------------------------------------
 
-  private stateOf(e: Entry | undefined, enabled: boolean, health: PollerHealth | undefined): DeviceState {
+  private stateOf(e: Entry | undefined, enabled: boolean, health: DriverHealth | undefined, owned: boolean, owner: string | undefined): DeviceState {
     if (!enabled) return 'disabled';
-    if (e?.plan && !e.plan.config) return 'config-error';
+    if (e && !e.plan.config) return 'config-error';
     if (health) {
       const s = health.connection.state;
       if (s === 'connected' || s === 'backoff' || s === 'connecting') return s;
       if (s === 'idle') return 'connecting';
       return 'stopped';
     }
-    if (e && !e.owned && e.owner && e.owner !== this.owner) return 'not-owner';
+    if (e && !owned && owner && owner !== this.owner) return 'not-owner';
     return 'stopped';
   }
 
-  private errorOf(e: Entry | undefined, health: PollerHealth | undefined): string | undefined {
-    if (e?.plan && !e.plan.config) return e.plan.error;
-    if (health && health.connection.state !== 'connected') return health.connection.lastError ?? e?.lastError;
+  private errorOf(e: Entry | undefined, health: DriverHealth | undefined, runningError: string | undefined): string | undefined {
+    if (e && !e.plan.config) return e.plan.error;
+    if (health && health.connection.state !== 'connected') return health.connection.lastError ?? runningError ?? e?.lastError;
     if (health) {
       const unit = health.units.find((u) => !u.responsive);
-      if (unit) return `unit ${unit.unitId} (${unit.id}): ${unit.lastError ?? 'not answering'}`;
+      if (unit) return `unit ${unit.address ?? unit.id} (${unit.id}): ${unit.lastError ?? 'not answering'}`;
       return undefined;
     }
     return e?.lastError;
   }
-
-  /** True when the device is being polled by this sidecar (for tests and the data source). */
-  isPolling(deviceId: string): boolean {
-    const s = this.deviceStatus(deviceId);
-    return !!s && POLLING_STATES.has(s.state);
-  }
-
-  /** Link ids of a device in the current model. */
-  linksOf(deviceId: string): string[] {
-    return deviceLinks(this.snapshotValue, deviceId);
-  }
-}
-
-/** Resolves once the poller's connection is up or has failed (backoff), or after `timeoutMs`. */
-function settledConnection(poller: ModbusPoller, timeoutMs: number): Promise<void> {
-  const busy = (state: string) => state === 'idle' || state === 'connecting';
-  if (!busy(poller.health().connection.state)) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      off();
-      resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    const off = poller.onState((s) => {
-      if (!busy(s.state)) done();
-    });
-  });
-}
-
-/** Same objects in the same order: a reload that changed nothing keeps the old snapshot (and caches on it). */
-function sameModel(a: ModelSnapshot, b: ModelSnapshot): boolean {
-  const same = <T>(x: ReadonlyMap<string, T>, y: ReadonlyMap<string, T>) =>
-    x.size === y.size && JSON.stringify([...x]) === JSON.stringify([...y]);
-  return (
-    same(a.devices, b.devices) &&
-    same(a.terms, b.terms) &&
-    same(a.items, b.items) &&
-    same(a.links, b.links) &&
-    JSON.stringify(a.problems) === JSON.stringify(b.problems)
-  );
 }

@@ -1,4 +1,4 @@
-/** The device manager: model → pollers → store + bus, and device_call / device_ctrl. */
+/** The device manager: model → driver acquisitions → store + bus, and device_call / device_ctrl. */
 export {
   DeviceManager,
   type DeviceManagerOptions,
@@ -7,15 +7,5 @@ export {
   type Reading,
   type ControlResult,
 } from './device-manager';
-export {
-  buildSnapshot,
-  loadModel,
-  planDevice,
-  linkPath,
-  deviceLinks,
-  EMPTY_SNAPSHOT,
-  type ModelSnapshot,
-  type ModelLink,
-  type ModelProblem,
-  type DevicePlan,
-} from './snapshot';
+export { buildSnapshot, loadModel, linkPath, deviceLinks, EMPTY_SNAPSHOT, type ModelSnapshot, type ModelLink, type ModelProblem } from '../model/snapshot';
+export type { DevicePlan } from '../drivers/driver';

@@ -7,6 +7,7 @@
  *   idle → connecting → connected ⇄ (lost) → backoff → connecting → …
  *                     ↘ (failed) → backoff ↗            close() → closed, from anywhere
  */
+import { systemClock, type Clock, type ClockTimer } from '../../../core/clock';
 import pino, { type Logger } from 'pino';
 import { ModbusTcpClient } from './client';
 import { fromLibraryError, ModbusRequestError } from './request-error';
@@ -30,9 +31,12 @@ export interface ConnectionOptions {
   logger?: Logger;
   /** For tests of the jitter; Math.random otherwise. */
   random?: () => number;
+  /** State times and the reconnect timer (the socket's own timeouts are the wire's, in real time). */
+  clock?: Clock;
 }
 
-export interface ConnectionStats {
+// A type, not an interface: assignable to the driver seam's Record<string, number> of stats.
+export type ConnectionStats = {
   requests: number;
   answers: number;
   timeouts: number;
@@ -40,7 +44,7 @@ export interface ConnectionStats {
   protocolErrors: number;
   connects: number;
   disconnects: number;
-}
+};
 
 export interface ConnectionStatus {
   state: ConnectionState;
@@ -74,11 +78,12 @@ interface Waiter {
 export class ModbusConnection {
   private client?: ModbusTcpClient;
   private stateValue: ConnectionState = 'idle';
-  private since = Date.now();
+  private readonly clock: Clock;
+  private since: number;
   private attempts = 0;
   private nextRetryAt?: number;
   private lastError?: string;
-  private retryTimer?: NodeJS.Timeout;
+  private retryTimer?: ClockTimer;
   private active = 0;
   private readonly queue: Waiter[] = [];
   private consecutiveTimeouts = 0;
@@ -98,6 +103,8 @@ export class ModbusConnection {
   constructor(private readonly opts: ConnectionOptions) {
     this.logger = opts.logger ?? pino({ level: 'silent' });
     this.random = opts.random ?? Math.random;
+    this.clock = opts.clock ?? systemClock;
+    this.since = this.clock.now();
   }
 
   get state(): ConnectionState {
@@ -130,7 +137,7 @@ export class ModbusConnection {
 
   async close(): Promise<void> {
     if (this.stateValue === 'closed') return;
-    clearTimeout(this.retryTimer);
+    this.clock.clearTimeout(this.retryTimer);
     this.nextRetryAt = undefined;
     const client = this.client;
     this.client = undefined;
@@ -256,18 +263,18 @@ export class ModbusConnection {
     this.attempts++;
     this.lastError = reason;
     const delay = backoffDelay(this.attempts, this.opts.backoff, this.random);
-    this.nextRetryAt = Date.now() + delay;
+    this.nextRetryAt = this.clock.now() + delay;
     this.logger.warn(
       { host: this.opts.host, port: this.opts.port, reason, retryInMs: delay, attempt: this.attempts },
       'modbus connection down',
     );
     this.setState('backoff');
-    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.retryTimer = this.clock.setTimeout(() => void this.connect(), delay);
   }
 
   private setState(state: ConnectionState): void {
     this.stateValue = state;
-    this.since = Date.now();
+    this.since = this.clock.now();
     const status = this.status();
     for (const l of this.listeners) {
       try {

@@ -1,7 +1,8 @@
 /**
  * Polls one Modbus TCP device: its units and points, grouped by poll interval, read with
- * the fewest requests (planner.ts) over one connection (connection.ts), decoded (codec.ts)
- * and reported by exception (report.ts) as one SampleBatch per poll cycle.
+ * the fewest requests (planner.ts) over one connection (connection.ts) by point-io.ts, and
+ * reported by exception (point-report.ts) as one SampleBatch per poll cycle: the Modbus
+ * driver's request scheduler.
  *
  * Scheduling: one task per (interval, unit), each with its own timer, so a slow or silent
  * unit delays only itself. A tick that finds its task's previous cycle still running runs
@@ -23,26 +24,18 @@
  *              reading makes it good again.
  */
 import pino, { type Logger } from 'pino';
-import { AppError } from '../../../errors';
-import { DeviceError } from '../../../core/device-error';
+import { systemClock, type Clock, type ClockTimer } from '../../../core/clock';
+import type { Quality } from '../../../core/quality';
 import type { SampleBatch } from '../../../core/samples';
-import { decodeValue, encodeValue, type CodecSpec } from './codec';
+import type { PointReading } from '../driver';
+import { BatchBuilder, PointReport, type LatestValue } from '../point-report';
 import { backoffDelay, ModbusConnection, type ConnectionStatus } from './connection';
 import { planReads, type ReadRequest } from './planner';
-import { BatchBuilder, PointReport, type LatestValue } from './report';
+import { ModbusPointIO, qualityOf, type FunctionCode } from './point-io';
 import { ModbusRequestError } from './request-error';
-import {
-  isBitTable,
-  parsePoint,
-  parsePollerConfig,
-  registerCount,
-  type ModbusDeviceConfig,
-  type ModbusPointConfig,
-  type ModbusPointInput,
-  type ModbusPollerInput,
-  type ModbusUnitConfig,
-} from './types';
-import type { Quality } from '../../../core/quality';
+import { parsePollerConfig, type ModbusDeviceConfig, type ModbusPointConfig, type ModbusPointInput, type ModbusPollerInput, type ModbusUnitConfig } from './types';
+
+export type { PointReading } from '../driver';
 
 export interface PollerOptions {
   /** One call per poll cycle that has something to report. Must not throw (it is caught and logged). */
@@ -50,27 +43,19 @@ export interface PollerOptions {
   logger?: Logger;
   /** Jitter source, for tests. */
   random?: () => number;
-}
-
-/** What read() and write() answer for one point. */
-export interface PointReading {
-  id: string;
-  /** NaN unless good. */
-  value: number;
-  text?: string;
-  quality: Quality;
-  time: number;
-  error?: string;
+  clock?: Clock;
 }
 
 export interface WriteResult extends PointReading {
   /** The function code the write used. */
-  functionCode: 5 | 6 | 15 | 16;
+  functionCode: FunctionCode;
 }
 
 export interface UnitHealth {
   id: string;
   unitId: number;
+  /** The unit id again, under the driver seam's name for a station's protocol address. */
+  address: number;
   responsive: boolean;
   lastError?: string;
   retryAt?: number;
@@ -105,19 +90,18 @@ interface PollTask {
   reads: PlannedRead[];
   points: number[];
   nextAt: number;
-  timer?: NodeJS.Timeout;
+  timer?: ClockTimer;
   running: boolean;
   /** A tick came while running: run again as soon as this cycle ends. */
   again: boolean;
 }
 
-const FC_READ = { coil: 1, discrete: 2, holding: 3, input: 4 } as const;
-
 export class ModbusPoller {
   readonly device: ModbusDeviceConfig;
-  private readonly points: ModbusPointConfig[];
+  private readonly points: readonly ModbusPointConfig[];
   private readonly reports: PointReport[];
-  private readonly byId = new Map<string, number>();
+  private readonly io: ModbusPointIO;
+  private readonly clock: Clock;
   private readonly units = new Map<number, UnitState>();
   private readonly tasks: PollTask[] = [];
   private readonly conn: ModbusConnection;
@@ -127,7 +111,6 @@ export class ModbusPoller {
   private stopped = false;
   private cycles = 0;
   private overruns = 0;
-  private registersRead = 0;
 
   constructor(
     config: ModbusPollerInput,
@@ -138,13 +121,7 @@ export class ModbusPoller {
     this.points = cfg.points;
     this.logger = (options.logger ?? pino({ level: 'silent' })).child({ device: cfg.device.id });
     this.random = options.random ?? Math.random;
-    this.points.forEach((p, i) => {
-      this.checkFits(p, `points.${i}`);
-      this.byId.set(p.id, i);
-    });
-    this.reports = this.points.map((p) => new PointReport(p.id, p.deadband, cfg.device.maxSilenceMs));
-    for (const u of cfg.units) this.units.set(u.unitId, { id: u.id, unitId: u.unitId, responsive: true, failures: 0 });
-    this.planTasks(cfg.units);
+    this.clock = options.clock ?? systemClock;
     const d = this.device;
     this.conn = new ModbusConnection({
       host: d.host,
@@ -155,7 +132,13 @@ export class ModbusPoller {
       resetAfterTimeouts: d.resetAfterTimeouts,
       logger: this.logger,
       random: this.random,
+      clock: this.clock,
     });
+    // First: it checks every point fits one request, which the schedule's plan relies on.
+    this.io = new ModbusPointIO(this.device, this.points, this.conn, () => this.clock.now());
+    this.reports = this.points.map((p) => new PointReport(p.id, p.deadband, cfg.device.maxSilenceMs));
+    for (const u of cfg.units) this.units.set(u.unitId, { id: u.id, unitId: u.unitId, address: u.unitId, responsive: true, failures: 0 });
+    this.planTasks(cfg.units);
     this.conn.onState((s) => this.onConnectionState(s));
   }
 
@@ -164,7 +147,7 @@ export class ModbusPoller {
     if (this.started) return;
     this.started = true;
     this.conn.start();
-    const now = Date.now();
+    const now = this.clock.now();
     for (const task of this.tasks) {
       task.nextAt = now;
       this.schedule(task);
@@ -174,7 +157,7 @@ export class ModbusPoller {
   /** Stops polling and closes the connection; nothing is emitted afterwards. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const task of this.tasks) clearTimeout(task.timer);
+    for (const task of this.tasks) this.clock.clearTimeout(task.timer);
     await this.conn.close();
   }
 
@@ -183,7 +166,7 @@ export class ModbusPoller {
   latest(): LatestValue[];
   latest(id?: string): LatestValue | LatestValue[] | undefined {
     if (id === undefined) return this.reports.map((r) => r.latest());
-    const i = this.byId.get(id);
+    const i = this.io.indexOf(id);
     return i === undefined ? undefined : this.reports[i].latest();
   }
 
@@ -204,35 +187,20 @@ export class ModbusPoller {
       qualities,
       cycles: this.cycles,
       overruns: this.overruns,
-      registersRead: this.registersRead,
+      registersRead: this.io.registersRead,
       requestsPerCycle: this.tasks.reduce((n, t) => n + t.reads.length, 0),
     };
   }
 
   /** Reads points now (device_call): configured ids, or ad-hoc point definitions. */
   async read(refs: ReadonlyArray<string | ModbusPointInput>): Promise<PointReading[]> {
-    const points = refs.map((r, i) => this.resolve(r, `points.${i}`));
-    const reads = planReads(points, this.device);
-    const now = () => Date.now();
-    const readings = new Array<PointReading>(points.length);
-    await Promise.all(
-      reads.map(async (req) => {
-        try {
-          const data = await this.execute(req);
-          const t = now();
-          for (const i of req.points) readings[i] = this.decode(points[i], data, req.start, t);
-        } catch (e) {
-          const err = e as ModbusRequestError;
-          const t = now();
-          for (const i of req.points) readings[i] = failedReading(points[i].id, qualityOf(err), err.message, t);
-        }
-      }),
-    );
+    const points = refs.map((r, i) => this.io.resolve(r, `points.${i}`));
+    const readings = await this.io.read(points);
     // Configured points take what was read into their latest value and samples too.
     const out = new BatchBuilder();
-    const t = now();
+    const t = this.clock.now();
     readings.forEach((r, k) => {
-      const idx = this.byId.get(r.id);
+      const idx = this.io.indexOf(r.id);
       if (idx === undefined || this.points[idx] !== points[k]) return; // ad-hoc points have no series
       this.apply(idx, r);
       this.reports[idx].report(out, t);
@@ -241,66 +209,15 @@ export class ModbusPoller {
     return readings;
   }
 
-  /**
-   * Writes one point (device_ctrl) and reads it back. FC 5 (coil) or 6 (one register) by
-   * default, 15/16 when the point says `writeFunction: multiple` or `functionCode` asks;
-   * values wider than a register always use 16. A `bit` is read, changed and written back.
-   */
-  async write(ref: string | ModbusPointInput, value: unknown, functionCode?: 5 | 6 | 15 | 16): Promise<WriteResult> {
-    const p = this.resolve(ref, 'point');
-    if (p.table !== 'coil' && p.table !== 'holding')
-      throw new AppError('BAD_REQUEST', `point ${p.id}: ${p.table} ${isBitTable(p.table) ? 'inputs' : 'registers'} are read-only`, 'table');
-    const encoded = encodeValue(value, p);
-    const fc = functionCode ?? chooseFunction(p);
-    checkFunction(p, fc);
-    const timeoutMs = this.device.timeoutMs;
-    try {
-      await this.conn.request(async (client) => {
-        if (p.dataType === 'bool') {
-          const on = encoded[0] as boolean;
-          return fc === 5 ? client.writeCoil(p.unitId, p.address, on, timeoutMs) : client.writeCoils(p.unitId, p.address, [on], timeoutMs);
-        }
-        let regs = encoded as number[];
-        if (p.dataType === 'bit') {
-          // Read-modify-write: other bits of the register keep what the device has now.
-          const [cur] = await client.readRegisters(p.unitId, 3, p.address, 1, timeoutMs);
-          const mask = 1 << (p.bit ?? 0);
-          regs = [regs[0] ? cur | mask : cur & ~mask & 0xffff];
-        }
-        return fc === 6
-          ? client.writeRegister(p.unitId, p.address, regs[0], timeoutMs)
-          : client.writeRegisters(p.unitId, p.address, regs, timeoutMs);
-      });
-    } catch (e) {
-      throw writeError(p.id, e as ModbusRequestError);
-    }
+  /** Writes one point (device_ctrl; see ModbusPointIO.write) and reads it back. */
+  async write(ref: string | ModbusPointInput, value: unknown, functionCode?: FunctionCode): Promise<WriteResult> {
+    const p = this.io.resolve(ref, 'point');
+    const fc = await this.io.write(p, value, functionCode);
     const [reading] = await this.read([p]);
     return { ...reading, functionCode: fc };
   }
 
   // ---------------------------------------------------------------------------------------
-
-  private resolve(ref: string | ModbusPointInput, field: string): ModbusPointConfig {
-    if (typeof ref === 'string') {
-      const i = this.byId.get(ref);
-      if (i === undefined) throw new AppError('NOT_FOUND', `no point ${ref} on device ${this.device.id}`, field);
-      return this.points[i];
-    }
-    const p = parsePoint(ref);
-    this.checkFits(p, field);
-    return p;
-  }
-
-  private checkFits(p: ModbusPointConfig, field: string): void {
-    const limit = isBitTable(p.table) ? this.device.maxBits : this.device.maxRegisters;
-    const n = registerCount(p.dataType, p.length);
-    if (n > limit)
-      throw new AppError(
-        'BAD_PARAMS',
-        `point ${p.id} needs ${n} registers, more than the device reads at once (${limit})`,
-        `${field}.length`,
-      );
-  }
 
   private planTasks(units: ModbusUnitConfig[]): void {
     const groups = new Map<string, number[]>();
@@ -332,13 +249,13 @@ export class ModbusPoller {
 
   private schedule(task: PollTask): void {
     if (this.stopped) return;
-    clearTimeout(task.timer);
-    task.timer = setTimeout(() => this.tick(task), Math.max(0, task.nextAt - Date.now()));
+    this.clock.clearTimeout(task.timer);
+    task.timer = this.clock.setTimeout(() => this.tick(task), Math.max(0, task.nextAt - this.clock.now()));
   }
 
   private tick(task: PollTask): void {
     if (this.stopped) return;
-    const now = Date.now();
+    const now = this.clock.now();
     task.nextAt += task.intervalMs;
     if (task.nextAt <= now) task.nextAt = now + task.intervalMs; // missed ticks are skipped, not caught up
     this.schedule(task);
@@ -364,7 +281,7 @@ export class ModbusPoller {
         task.running = false;
         if (task.again && !this.stopped) {
           task.again = false;
-          this.runTask(task, Date.now());
+          this.runTask(task, this.clock.now());
         }
       });
   }
@@ -395,7 +312,7 @@ export class ModbusPoller {
     }
     if (this.stopped) return;
     this.cycles++;
-    const now = Date.now();
+    const now = this.clock.now();
     const out = new BatchBuilder();
     for (const i of task.points) this.reports[i].report(out, now);
     this.emit(out);
@@ -404,9 +321,9 @@ export class ModbusPoller {
   /** Reads one request into the points' reports; false if the unit did not answer. */
   private async readInto(req: PlannedRead, unit: UnitState, abort: AbortController): Promise<boolean> {
     try {
-      const data = await this.execute(req, abort.signal);
-      const now = Date.now();
-      for (const i of req.points) this.apply(i, this.decode(this.points[i], data, req.start, now));
+      const data = await this.io.execute(req, abort.signal);
+      const now = this.clock.now();
+      for (const i of req.points) this.apply(i, this.io.decode(this.points[i], data, req.start, now));
       if (req.lastError !== undefined)
         this.logger.info({ unit: req.unitId, table: req.table, start: req.start, count: req.count }, 'modbus read recovered');
       req.lastError = undefined;
@@ -429,7 +346,7 @@ export class ModbusPoller {
   }
 
   private failRequest(req: PlannedRead, err: ModbusRequestError): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const i of req.points) this.reports[i].setQuality(qualityOf(err), now, err.message);
     if (req.lastError !== err.message && err.kind !== 'connection' && err.kind !== 'aborted') {
       this.logger.warn(
@@ -445,7 +362,7 @@ export class ModbusPoller {
     unit.lastError = error;
     // At least 4 timeouts apart: on a one-request-at-a-time link each probe holds the line
     // for a whole timeout, so a silent unit takes at most a fifth of it from the others.
-    unit.retryAt = Date.now() + Math.max(backoffDelay(unit.failures, this.device.backoff, this.random), 4 * this.device.timeoutMs);
+    unit.retryAt = this.clock.now() + Math.max(backoffDelay(unit.failures, this.device.backoff, this.random), 4 * this.device.timeoutMs);
     if (unit.responsive) this.logger.warn({ unit: unit.unitId, error }, 'modbus unit not answering');
     unit.responsive = false;
   }
@@ -458,25 +375,6 @@ export class ModbusPoller {
     unit.lastError = undefined;
   }
 
-  /** Sends one read request; resolves the registers (or bits as 0/1). */
-  private async execute(req: ReadRequest, signal?: AbortSignal): Promise<ArrayLike<number>> {
-    const timeoutMs = this.device.timeoutMs;
-    const fc = FC_READ[req.table];
-    const data = await this.conn.request<ArrayLike<number>>(async (client) => {
-      if (fc === 1 || fc === 2) return (await client.readBits(req.unitId, fc, req.start, req.count, timeoutMs)).map((b) => (b ? 1 : 0));
-      return client.readRegisters(req.unitId, fc, req.start, req.count, timeoutMs);
-    }, signal);
-    this.registersRead += req.count;
-    return data;
-  }
-
-  private decode(p: ModbusPointConfig, data: ArrayLike<number>, start: number, time: number): PointReading {
-    const decoded = decodeValue(data, p.address - start, p as CodecSpec);
-    if (typeof decoded === 'string') return { id: p.id, value: NaN, text: decoded, quality: 'good', time };
-    if (!Number.isFinite(decoded)) return { ...failedReading(p.id, 'bad', `device sent ${decoded}`, time), value: decoded };
-    return { id: p.id, value: decoded, quality: 'good', time };
-  }
-
   private apply(i: number, r: PointReading): void {
     if (r.quality === 'good') this.reports[i].good(r.value, r.text, r.time);
     else this.reports[i].setQuality(r.quality, r.time, r.error);
@@ -487,13 +385,13 @@ export class ModbusPoller {
     if (s.state === 'connected') {
       // Fresh connection, fresh start for every unit; poll now rather than at the next tick.
       for (const u of this.units.values()) if (!u.responsive) this.unitAnswered(u);
-      const now = Date.now();
+      const now = this.clock.now();
       for (const task of this.tasks) if (!task.running) this.runTask(task, now);
       return;
     }
     if (s.state !== 'backoff') return;
     // Down: every point comm_lost; report() emits it once, then heartbeats.
-    const now = Date.now();
+    const now = this.clock.now();
     const out = new BatchBuilder();
     for (const r of this.reports) {
       r.setQuality('comm_lost', now, s.lastError);
@@ -509,47 +407,5 @@ export class ModbusPoller {
     } catch (err) {
       this.logger.error({ err }, 'onSamples failed');
     }
-  }
-}
-
-function qualityOf(err: ModbusRequestError): Quality {
-  return err.kind === 'exception' || err.kind === 'protocol' ? 'bad' : 'comm_lost';
-}
-
-function failedReading(id: string, quality: Quality, error: string, time: number): PointReading {
-  return { id, value: NaN, quality, time, error };
-}
-
-function chooseFunction(p: ModbusPointConfig): 5 | 6 | 15 | 16 {
-  if (p.dataType === 'bool') return p.writeFunction === 'multiple' ? 15 : 5;
-  return registerCount(p.dataType, p.length) === 1 && p.writeFunction !== 'multiple' ? 6 : 16;
-}
-
-function checkFunction(p: ModbusPointConfig, fc: number): void {
-  const ok = p.dataType === 'bool' ? fc === 5 || fc === 15 : fc === 16 || (fc === 6 && registerCount(p.dataType, p.length) === 1);
-  if (!ok) throw new AppError('BAD_REQUEST', `function code ${fc} cannot write ${p.dataType} point ${p.id}`, 'functionCode');
-}
-
-/**
- * A failed write as a device fault: the caller's only when the device rejected the request
- * itself (illegal function, address or value); busy (acknowledge, busy) may work later.
- */
-function writeError(id: string, err: ModbusRequestError): Error {
-  if (err instanceof AppError || err instanceof DeviceError) return err;
-  const what = `write to ${id}`;
-  switch (err.kind) {
-    case 'exception': {
-      const code = err.exceptionCode ?? 0;
-      const text = `device refused ${what}: ${err.message}`;
-      if (code >= 1 && code <= 3) return new DeviceError('rejected', text);
-      if (code === 5 || code === 6) return new DeviceError('busy', `${text}; try again`);
-      return new DeviceError('device_failure', text);
-    }
-    case 'protocol':
-      return new DeviceError('malformed', `device answered ${what} with a malformed response (${err.message}); the write may or may not have happened`);
-    case 'timeout':
-      return new DeviceError('timeout', `${what} got no answer: ${err.message}; the write may or may not have happened`);
-    default:
-      return new DeviceError('unreachable', `${what} failed: ${err.message}`);
   }
 }

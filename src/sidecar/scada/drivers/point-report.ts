@@ -16,9 +16,9 @@
  * String points have no numeric value: their samples carry NaN and quality, the text is in
  * latest() (SampleColumns has no text column).
  */
-import { QUALITY_CODE, qualityName, type Quality } from '../../../core/quality';
-import type { SampleBatch } from '../../../core/samples';
-import type { Deadband } from './types';
+import { QUALITY_CODE, qualityName, type Quality } from '../../core/quality';
+import type { SampleBatch } from '../../core/samples';
+import type { Deadband } from './modbus/types';
 
 export interface LatestValue {
   id: string;

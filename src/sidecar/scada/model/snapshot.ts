@@ -1,21 +1,12 @@
 /**
- * A parsed, cross-referenced copy of the SCADA model as the store holds it, and the mapping
- * of one device onto a Modbus poller config.
+ * A parsed, cross-referenced copy of the SCADA model as the store holds it. Protocol
+ * drivers map a device of it onto their own config (scada/drivers/<protocol>/plan.ts).
  *
  * The model layer validates writes, but the manager reads the store directly (and another
  * sidecar, or an older version, may have written it), so every object is parsed again here
  * and anything unusable is left out with a reason rather than taking polling down.
  */
-import { deviceSchema, itemSchema, linkId, linkSchema, termSchema, type Device, type Item, type Link, type Term } from '../model/schemas';
-import {
-  isBitTable,
-  modbusPollerConfigSchema,
-  registerCount,
-  type ModbusPointInput,
-  type ModbusPollerConfig,
-  type ModbusPollerInput,
-  type ModbusUnitConfig,
-} from '../drivers/modbus/types';
+import { deviceSchema, itemSchema, linkId, linkSchema, termSchema, type Device, type Item, type Link, type Term } from './schemas';
 import type { ModelKind, Store } from '../../store/types';
 
 /** A link with its id (`linkId(termId, itemId)`, also its series id) and the key it is stored under. */
@@ -159,75 +150,6 @@ export function parseLink(value: unknown): ReturnType<typeof linkSchema.safePars
   return linkSchema.safeParse(value);
 }
 
-/** The poller config of one device, or why there is none. Skipped terms/links are reported. */
-export interface DevicePlan {
-  config?: ModbusPollerConfig;
-  /** Canonical JSON of `config`: a changed key means the poller must restart. */
-  key?: string;
-  /** Why the device cannot be polled at all. */
-  error?: string;
-  /** Terms and links of this device left out, with the reason. */
-  skipped: string[];
-}
-
-export function planDevice(snapshot: ModelSnapshot, deviceId: string): DevicePlan {
-  const device = snapshot.devices.get(deviceId);
-  if (!device) return { error: `device "${deviceId}" does not exist`, skipped: [] };
-  const skipped: string[] = [];
-  const units: ModbusUnitConfig[] = [];
-  const unitOfTerm = new Map<string, number>();
-  const termOfUnit = new Map<number, string>();
-  for (const termId of snapshot.termsByDevice.get(deviceId) ?? []) {
-    const t = snapshot.terms.get(termId)!;
-    if (t.address > 255) {
-      skipped.push(`term ${termId}: address ${t.address} is not a Modbus unit id (0-255)`);
-      continue;
-    }
-    const other = termOfUnit.get(t.address);
-    if (other !== undefined) {
-      skipped.push(`term ${termId}: unit id ${t.address} is already term ${other}'s`);
-      continue;
-    }
-    termOfUnit.set(t.address, termId);
-    unitOfTerm.set(termId, t.address);
-    units.push({ id: termId, unitId: t.address });
-  }
-  const { id: _id, name: _n, description: _d, protocol: _p, enabled: _e, ...connection } = device;
-  const deviceConfig = { id: deviceId, ...connection };
-  const points: ModbusPointInput[] = [];
-  for (const { id: termId } of units) {
-    for (const lid of snapshot.linksByTerm.get(termId) ?? []) {
-      const l = snapshot.links.get(lid)!;
-      // The poller refuses a point wider than one request; leave just that point out.
-      const limit = isBitTable(l.table) ? deviceConfig.maxBits : deviceConfig.maxRegisters;
-      const n = registerCount(l.dataType, l.length);
-      if (n > limit) {
-        skipped.push(`link ${lid}: needs ${n} registers, more than the device reads at once (${limit})`);
-        continue;
-      }
-      points.push({
-        id: lid,
-        unitId: unitOfTerm.get(termId)!,
-        table: l.table,
-        address: l.address,
-        dataType: l.dataType,
-        ...(l.bit !== undefined ? { bit: l.bit } : {}),
-        ...(l.length !== undefined ? { length: l.length } : {}),
-        byteOrder: l.byteOrder,
-        scale: l.scale,
-        offset: l.offset,
-        ...(l.deadband ? { deadband: l.deadband } : {}),
-        ...(l.pollIntervalMs !== undefined ? { pollIntervalMs: l.pollIntervalMs } : {}),
-        writeFunction: l.writeFunction,
-      });
-    }
-  }
-  const input: ModbusPollerInput = { device: deviceConfig, units, points };
-  const r = modbusPollerConfigSchema.safeParse(input);
-  if (!r.success) return { error: describe(r.error.issues), skipped };
-  return { config: r.data, key: JSON.stringify(r.data), skipped };
-}
-
 /** The channel-facing facts of a link: ids of its device, term and item. */
 export function linkPath(snapshot: ModelSnapshot, id: string): { deviceId: string; termId: string; itemId: string } | undefined {
   const l = snapshot.links.get(id);
@@ -252,7 +174,7 @@ function byKey(a: [string, unknown], b: [string, unknown]): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
-function describe(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
+export function describe(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
   const first = issues[0];
   if (!first) return 'invalid';
   const path = first.path.map(String).join('.');
