@@ -4,6 +4,9 @@
  * window agree on each value, and tests can predict them. Samples exist at every multiple
  * of `sampleIntervalMs` since the epoch, and never at or after now: a live source has no
  * future.
+ *
+ * Why one file over 400 lines: it is one DataSource, and each contract method (timeseries,
+ * objects, blob, live push) is short; the signal maths lives in signals.ts and params.ts.
  */
 import { AppError } from '../../errors';
 import { DataSource, type Params } from '../../registry/datasource';

@@ -16,15 +16,17 @@
 import pino, { type Logger } from 'pino';
 import { systemClock, type Clock } from '../../core/clock';
 import type { HealthProbe, ProbeStatus } from '../../core/health';
-import type { Quality } from '../../core/quality';
 import { AppError } from '../../errors';
 import type { Store, Unsubscribe } from '../../store/types';
 import { DRIVERS } from '../drivers';
-import type { DeviceDriver, DevicePlan, DeviceSession, DriverHealth, DriverSet, LatestValue, PointReading, WriteOptions } from '../drivers/driver';
+import type { DeviceDriver, DevicePlan, DeviceSession, DriverSet, LatestValue, PointReading, WriteOptions } from '../drivers/driver';
 import { deviceLinks, linkPath, parseLink, type ModelSnapshot } from '../model/snapshot';
 import { LeaseCoordinator } from './lease-coordinator';
 import { ModelWatcher } from './model-watcher';
+import { deviceError, deviceState, type ControlResult, type DeviceState, type DeviceStatus, type Reading } from './status';
 import { Supervisor } from './supervisor';
+
+export type { ControlResult, DeviceState, DeviceStatus, Reading } from './status';
 
 export interface DeviceManagerOptions {
   store: Store;
@@ -41,61 +43,6 @@ export interface DeviceManagerOptions {
   drivers?: DriverSet;
   clock?: Clock;
 }
-
-export type DeviceState =
-  /** Acquiring, the connection is up. */
-  | 'connected'
-  /** Acquiring, connecting (first attempt or after a backoff). */
-  | 'connecting'
-  /** Acquiring, the device is unreachable: waiting before the next connect attempt. */
-  | 'backoff'
-  /** The model says enabled: false. */
-  | 'disabled'
-  /** Another sidecar holds the device's lease and acquires it. */
-  | 'not-owner'
-  /** The device's config cannot be acquired (see lastError), or no driver speaks its protocol. */
-  | 'config-error'
-  /** Not acquired: the manager is stopped or has not started it yet. */
-  | 'stopped';
-
-export interface DeviceStatus {
-  deviceId: string;
-  name: string;
-  protocol: string;
-  enabled: boolean;
-  state: DeviceState;
-  /** Epoch ms of the last state change seen. */
-  since?: number;
-  /** The sidecar acquiring it (this one's id when owned), when known. */
-  owner?: string;
-  lastError?: string;
-  /** Epoch ms of the last completed acquisition cycle (this sidecar only). */
-  lastPollAt?: number;
-  /** Points of the device; good / bad (anything not good) from their current quality. */
-  points: { total: number; good: number; bad: number; byQuality: Partial<Record<Quality, number>> };
-  /** Terms and links of the device the driver left out, with the reason. */
-  skipped: string[];
-  /** Driver details (connection, units, counters) when this sidecar acquires the device. */
-  poller?: DriverHealth;
-}
-
-/** One point's value read on demand (device_call) or read back after a write (device_ctrl). */
-export interface Reading {
-  deviceId: string;
-  termId: string;
-  itemId: string;
-  /** The link (term item) id, also its series id. */
-  linkId: string;
-  /** NaN unless the quality is good (and for string points, whose text is in `text`). */
-  value: number;
-  text?: string;
-  quality: Quality;
-  time: number;
-  error?: string;
-}
-
-/** A write's read-back and what the protocol confirmed (Modbus: `functionCode`). */
-export type ControlResult = Reading & Record<string, unknown>;
 
 interface Entry {
   id: string;
@@ -211,14 +158,14 @@ export class DeviceManager {
     const good = byQuality.good ?? 0;
     const owned = this.leases.owns(deviceId);
     const owner = owned ? this.owner : this.leases.ownerOf(deviceId);
-    const lastError = this.errorOf(e, health, running?.lastError);
+    const lastError = deviceError(e?.plan.error, !!e && !e.plan.config, health, running?.lastError ?? e?.lastError);
     const lastPollAt = running?.lastCycleAt ?? e?.lastPollAt;
     return {
       deviceId,
       name: device.name,
       protocol: device.protocol,
       enabled: device.enabled,
-      state: this.stateOf(e, device.enabled, health, owned, owner),
+      state: deviceState(e && { hasConfig: !!e.plan.config }, device.enabled, health, { owned, holder: owner, self: this.owner }),
       ...(e ? { since: health?.connection.since ?? running?.since ?? e.since } : {}),
       ...(owner ? { owner } : {}),
       ...(lastError ? { lastError } : {}),
@@ -471,31 +418,5 @@ export class DeviceManager {
       time: r.time,
       ...(r.error !== undefined ? { error: r.error } : {}),
     };
-  }
-
-  // ---- status helpers --------------------------------------------------------------------
-
-  private stateOf(e: Entry | undefined, enabled: boolean, health: DriverHealth | undefined, owned: boolean, owner: string | undefined): DeviceState {
-    if (!enabled) return 'disabled';
-    if (e && !e.plan.config) return 'config-error';
-    if (health) {
-      const s = health.connection.state;
-      if (s === 'connected' || s === 'backoff' || s === 'connecting') return s;
-      if (s === 'idle') return 'connecting';
-      return 'stopped';
-    }
-    if (e && !owned && owner && owner !== this.owner) return 'not-owner';
-    return 'stopped';
-  }
-
-  private errorOf(e: Entry | undefined, health: DriverHealth | undefined, runningError: string | undefined): string | undefined {
-    if (e && !e.plan.config) return e.plan.error;
-    if (health && health.connection.state !== 'connected') return health.connection.lastError ?? runningError ?? e?.lastError;
-    if (health) {
-      const unit = health.units.find((u) => !u.responsive);
-      if (unit) return `unit ${unit.address ?? unit.id} (${unit.id}): ${unit.lastError ?? 'not answering'}`;
-      return undefined;
-    }
-    return e?.lastError;
   }
 }

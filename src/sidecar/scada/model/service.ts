@@ -17,6 +17,9 @@
  * Errors: bad input and broken references are 400 naming the field (`address`,
  * `links.3.address`, `model.terms.0.deviceId`); unknown ids named in a path are 404 naming
  * the path parameter (`device_id`, `term_id`, `item_id`).
+ *
+ * Why one file over 400 lines: four resource kinds of short CRUD methods around one
+ * transaction helper; split per kind they would each need the transaction's internals.
  */
 import pino, { type Logger } from 'pino';
 import { AppError } from '../../errors';
