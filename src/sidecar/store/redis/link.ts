@@ -150,3 +150,51 @@ async function quit(client: Redis): Promise<void> {
   }
   client.disconnect();
 }
+
+/** What every part of the Redis store reads of the shared link, under the names its code uses. */
+export abstract class RedisPart {
+  constructor(protected readonly link: RedisLink) {}
+
+  protected get redis(): ScriptClient {
+    return this.link.redis;
+  }
+  protected get sub(): Redis {
+    return this.link.sub;
+  }
+  protected get keys(): Keys {
+    return this.link.keys;
+  }
+  protected get cfg(): StoreConfig['redis'] {
+    return this.link.cfg;
+  }
+  protected get config(): StoreConfig {
+    return this.link.config;
+  }
+  protected get logger(): Logger {
+    return this.link.logger;
+  }
+  protected get now(): () => number {
+    return this.link.now;
+  }
+  protected get closed(): boolean {
+    return this.link.closed;
+  }
+  protected get instanceId(): string {
+    return this.link.instanceId;
+  }
+  protected get rollupResolutionMs(): number {
+    return this.link.config.rollup.resolutionMs;
+  }
+  protected get lastError(): string | undefined {
+    return this.link.lastError;
+  }
+  protected set lastError(message: string | undefined) {
+    this.link.lastError = message;
+  }
+  protected call<T>(fn: () => Promise<T>): Promise<T> {
+    return this.link.call(fn);
+  }
+  protected execRead(pipeline: ChainableCommander): Promise<unknown[]> {
+    return this.link.execRead(pipeline);
+  }
+}

@@ -8,9 +8,9 @@ import { batchOrigin, decodeBatch, encodeBatch } from '../codec';
 import { sleep } from '../common';
 import type { LocalBus } from '../local-bus';
 import type { ModelEvent, Unsubscribe } from '../types';
-import type { RedisLink } from './link';
+import { RedisPart, type RedisLink } from './link';
 
-export class RedisBus {
+export class RedisBus extends RedisPart {
   /** Publications lost because Redis was away (the local half still got them). */
   busDropped = 0;
   readonly subscribed = new Set<string>();
@@ -18,29 +18,11 @@ export class RedisBus {
   private modelSubscribers = 0;
 
   constructor(
-    private readonly link: RedisLink,
+    link: RedisLink,
     private readonly bus: LocalBus,
   ) {
+    super(link);
     link.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
-  }
-
-  private get redis() {
-    return this.link.redis;
-  }
-  private get sub() {
-    return this.link.sub;
-  }
-  private get keys() {
-    return this.link.keys;
-  }
-  private get logger() {
-    return this.link.logger;
-  }
-  private get closed() {
-    return this.link.closed;
-  }
-  private get instanceId() {
-    return this.link.instanceId;
   }
 
   publishSamples(batch: SampleBatch): void {

@@ -3,20 +3,9 @@
  * own, so a holder that lost its lease can never extend or drop another's.
  */
 import { checkId, checkLease } from '../common';
-import type { RedisLink } from './link';
+import { RedisPart } from './link';
 
-export class RedisLeases {
-  constructor(private readonly link: RedisLink) {}
-
-  private get redis() {
-    return this.link.redis;
-  }
-  private get keys() {
-    return this.link.keys;
-  }
-  private call<T>(fn: () => Promise<T>): Promise<T> {
-    return this.link.call(fn);
-  }
+export class RedisLeases extends RedisPart {
 
   async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     checkLease(name, owner, ttlMs);

@@ -5,27 +5,16 @@
 import { checkId, checkKind, prepareOps } from '../common';
 import type { LocalBus } from '../local-bus';
 import type { ModelEvent, ModelKind, ModelOp, ModelWriteOptions, ModelWriteResult } from '../types';
-import type { RedisLink } from './link';
+import { RedisPart, type RedisLink } from './link';
 
-export class RedisModel {
+export class RedisModel extends RedisPart {
   constructor(
-    private readonly link: RedisLink,
+    link: RedisLink,
     private readonly bus: LocalBus,
     /** The bus's message format for model events (published by the write script). */
     private readonly modelMessage: (events: readonly ModelEvent[]) => string,
-  ) {}
-
-  private get redis() {
-    return this.link.redis;
-  }
-  private get keys() {
-    return this.link.keys;
-  }
-  private get instanceId() {
-    return this.link.instanceId;
-  }
-  private call<T>(fn: () => Promise<T>): Promise<T> {
-    return this.link.call(fn);
+  ) {
+    super(link);
   }
 
   putObject(kind: ModelKind, id: string, value: unknown, options?: ModelWriteOptions): Promise<ModelWriteResult> {

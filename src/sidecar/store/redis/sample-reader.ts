@@ -9,33 +9,9 @@ import { decodeLatest, decodeRows, readF64s } from '../codec';
 import { checkId, checkSeriesIds, retentionCutoffs, storeResample, type ResampleReader } from '../common';
 import { canUseRollups, REGION_A, regionOf, type RollupPlan, type SeriesWindow } from '../rollup';
 import type { LatestSample, ResampleSource } from '../types';
-import type { RedisLink } from './link';
+import { RedisPart } from './link';
 
-export class RedisSampleReader implements ResampleReader {
-  constructor(private readonly link: RedisLink) {}
-
-  private get redis() {
-    return this.link.redis;
-  }
-  private get cfg() {
-    return this.link.cfg;
-  }
-  private get config() {
-    return this.link.config;
-  }
-  private get keys() {
-    return this.link.keys;
-  }
-  private get now() {
-    return this.link.now;
-  }
-  private get rollupResolutionMs() {
-    return this.config.rollup.resolutionMs;
-  }
-  private execRead(pipeline: ChainableCommander): Promise<unknown[]> {
-    return this.link.execRead(pipeline);
-  }
-
+export class RedisSampleReader extends RedisPart implements ResampleReader {
   async range(seriesId: string, from: number, to: number): Promise<SampleColumns> {
     checkId(seriesId, 'series');
     return (await this.rangeMany([seriesId], from, to)).get(seriesId)!;

@@ -15,7 +15,7 @@ import type { SampleBatch } from '../../core/samples';
 import { encodeLatest, newestIndex, ROW, sortColumns } from '../codec';
 import { cleanBatch, sleep, sliceColumns } from '../common';
 import { addSample, SLOT, SLOT_BYTES } from '../rollup';
-import type { RedisLink, ScriptPipeline } from './link';
+import { RedisPart, type RedisLink, type ScriptPipeline } from './link';
 import { SampleQueue, type Taken } from './sample-queue';
 
 /** One op of the append script: a series' samples `[a, b)` of a `Taken` (time-sorted) in one raw chunk. */
@@ -56,7 +56,7 @@ function isTransient(err: Error): boolean {
   );
 }
 
-export class RedisSampleWriter {
+export class RedisSampleWriter extends RedisPart {
   droppedSamples = 0;
   failedSamples = 0;
   writtenSamples = 0;
@@ -75,39 +75,9 @@ export class RedisSampleWriter {
   /** Rollup chunks whose expiry was set since the last reconnect. */
   private readonly rollupTtlSet = new Set<string>();
 
-  constructor(private readonly link: RedisLink) {
+  constructor(link: RedisLink) {
+    super(link);
     this.disconnectedAt = link.now(); // until the first 'ready'
-  }
-
-  private get redis() {
-    return this.link.redis;
-  }
-  private get cfg() {
-    return this.link.cfg;
-  }
-  private get config() {
-    return this.link.config;
-  }
-  private get keys() {
-    return this.link.keys;
-  }
-  private get logger() {
-    return this.link.logger;
-  }
-  private get now() {
-    return this.link.now;
-  }
-  private get closed() {
-    return this.link.closed;
-  }
-  private get rollupResolutionMs() {
-    return this.config.rollup.resolutionMs;
-  }
-  private set lastError(message: string | undefined) {
-    this.link.lastError = message;
-  }
-  private get lastError(): string | undefined {
-    return this.link.lastError;
   }
 
   async append(batch: SampleBatch): Promise<void> {
