@@ -53,6 +53,22 @@ describe('ConfigEditor', () => {
     fireEvent.click(screen.getByRole('button', { name: /reset/i }));
     expect(onOptionsChange).toHaveBeenLastCalledWith(expect.objectContaining({ secureJsonFields: { apiKey: false } }));
   });
+
+  it('keeps the control key in its own secret and tells every browser only that one is set', () => {
+    const onOptionsChange = jest.fn();
+    const { rerender } = render(<ConfigEditor options={settings()} onOptionsChange={onOptionsChange} />);
+    fireEvent.change(screen.getByPlaceholderText('sidecar control key'), { target: { value: 'c-0123456789abcdef' } });
+    const changed = onOptionsChange.mock.lastCall![0];
+    expect(changed.secureJsonData).toEqual({ controlKey: 'c-0123456789abcdef' });
+    expect(changed.jsonData).toMatchObject({ controlKeySet: true });
+    expect(JSON.stringify(changed.jsonData)).not.toContain('c-0123456789abcdef');
+
+    rerender(<ConfigEditor options={settings({ secureJsonFields: { controlKey: true }, jsonData: { url: 'x', controlKeySet: true } })} onOptionsChange={onOptionsChange} />);
+    fireEvent.click(screen.getByRole('button', { name: /reset/i }));
+    expect(onOptionsChange).toHaveBeenLastCalledWith(
+      expect.objectContaining({ secureJsonFields: { controlKey: false }, jsonData: expect.objectContaining({ controlKeySet: false }) }),
+    );
+  });
 });
 
 describe('QueryEditor', () => {

@@ -15,6 +15,24 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const { jsonData, secureJsonFields } = options;
   const secure = options.secureJsonData ?? {};
   const setJson = (patch: Partial<ScadaOptions>) => onOptionsChange({ ...options, jsonData: { ...jsonData, ...patch } });
+  /** A secret's input props; `flag` mirrors "is it set" into jsonData, which every user's browser can read. */
+  const secret = (key: keyof ScadaSecureOptions, flag?: (set: boolean) => Partial<ScadaOptions>) => ({
+    isConfigured: !!secureJsonFields?.[key],
+    value: secure[key] ?? '',
+    onChange: (e: ChangeEvent<HTMLInputElement>) =>
+      onOptionsChange({
+        ...options,
+        ...(flag ? { jsonData: { ...jsonData, ...flag(e.currentTarget.value !== '' || !!secureJsonFields?.[key]) } } : {}),
+        secureJsonData: { ...secure, [key]: e.currentTarget.value },
+      }),
+    onReset: () =>
+      onOptionsChange({
+        ...options,
+        ...(flag ? { jsonData: { ...jsonData, ...flag(false) } } : {}),
+        secureJsonFields: { ...secureJsonFields, [key]: false },
+        secureJsonData: { ...secure, [key]: '' },
+      }),
+  });
 
   return (
     <>
@@ -28,50 +46,13 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         />
       </Field>
       <Field label="API key" description="A read key, sent by Grafana's proxy for every user of the data source; never reaches the browser. Never put a control key here.">
-        <SecretInput
-          id="scada-api-key"
-          width={50}
-          placeholder="sidecar API key"
-          isConfigured={!!secureJsonFields?.apiKey}
-          value={secure.apiKey ?? ''}
-          onChange={(e: ChangeEvent<HTMLInputElement>) =>
-            onOptionsChange({ ...options, secureJsonData: { ...secure, apiKey: e.currentTarget.value } })
-          }
-          onReset={() =>
-            onOptionsChange({
-              ...options,
-              secureJsonFields: { ...secureJsonFields, apiKey: false },
-              secureJsonData: { ...secure, apiKey: '' },
-            })
-          }
-        />
+        <SecretInput id="scada-api-key" width={50} placeholder="sidecar API key" {...secret('apiKey')} />
       </Field>
       <Field
         label="Control key"
         description="Optional. A control key lets Editors and Admins write to devices (Grafana's proxy refuses the write route to Viewers); leave empty for read-only"
       >
-        <SecretInput
-          id="scada-control-key"
-          width={50}
-          placeholder="sidecar control key"
-          isConfigured={!!secureJsonFields?.controlKey}
-          value={secure.controlKey ?? ''}
-          onChange={(e: ChangeEvent<HTMLInputElement>) =>
-            onOptionsChange({
-              ...options,
-              jsonData: { ...jsonData, controlKeySet: e.currentTarget.value !== '' || !!secureJsonFields?.controlKey },
-              secureJsonData: { ...secure, controlKey: e.currentTarget.value },
-            })
-          }
-          onReset={() =>
-            onOptionsChange({
-              ...options,
-              jsonData: { ...jsonData, controlKeySet: false },
-              secureJsonFields: { ...secureJsonFields, controlKey: false },
-              secureJsonData: { ...secure, controlKey: '' },
-            })
-          }
-        />
+        <SecretInput id="scada-control-key" width={50} placeholder="sidecar control key" {...secret('controlKey', (set) => ({ controlKeySet: set }))} />
       </Field>
       <Field label="Live transport">
         <RadioButtonGroup<LiveTransport>
