@@ -48,8 +48,7 @@ const FASTIFY_ERRORS: Record<string, (err: FastifyError, req: FastifyRequest) =>
 
 /** Maps anything thrown while serving a request to a status and JSON body. */
 export function toHttpError(err: unknown, req: FastifyRequest): HttpError {
-  if (err instanceof AppError) return { status: err.status, body: err.toJSON() };
-  if (err instanceof DeviceError) {
+  if (err instanceof AppError || err instanceof DeviceError) {
     const e = toAppError(err);
     return { status: e.status, body: e.toJSON() };
   }

@@ -62,6 +62,8 @@ export interface StreamStats {
 }
 
 export const DEFAULT_MAX_PENDING_SAMPLES = 50_000;
+export const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
+const MAX_GRACE_MS = 250;
 /** How far ahead of this sidecar's clock a resume point may be (another sidecar's clock, skew). */
 export const MAX_SINCE_AHEAD_MS = 60_000;
 
@@ -77,8 +79,6 @@ function checkSince(since: number | undefined, now: number): void {
     'since',
   );
 }
-export const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
-const MAX_GRACE_MS = 250;
 
 export class StreamHub {
   private readonly pipelines = new Map<string, Pipeline>();

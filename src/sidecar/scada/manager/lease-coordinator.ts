@@ -22,8 +22,6 @@ interface LeaseState {
   owned: boolean;
   /** The holder as last seen (this sidecar's id when owned). */
   owner?: string;
-  /** Clock time of the last successful acquire or renewal. */
-  heldAt?: number;
   lastError?: string;
 }
 
@@ -71,7 +69,7 @@ export class LeaseCoordinator {
       l.owner = await this.o.store.leaseOwner(leaseName(deviceId)).catch(() => undefined);
       return false;
     }
-    Object.assign(l, { owned: true, owner: this.o.owner, heldAt: this.o.clock.now(), lastError: undefined });
+    Object.assign(l, { owned: true, owner: this.o.owner, lastError: undefined });
     this.o.logger.info({ device: deviceId, owner: this.o.owner }, 'device lease acquired');
     return true;
   }
@@ -80,10 +78,7 @@ export class LeaseCoordinator {
   async renew(deviceId: string): Promise<Renewal> {
     const l = this.state(deviceId);
     try {
-      if (await this.o.store.renewLease(leaseName(deviceId), this.o.owner, this.o.ttlMs)) {
-        l.heldAt = this.o.clock.now();
-        return 'renewed';
-      }
+      if (await this.o.store.renewLease(leaseName(deviceId), this.o.owner, this.o.ttlMs)) return 'renewed';
     } catch (err) {
       this.o.logger.warn({ device: deviceId, err: (err as Error).message }, 'lease renewal failed; polling on');
       return 'unreachable';

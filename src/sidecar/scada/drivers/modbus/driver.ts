@@ -70,12 +70,10 @@ class ModbusAcquisition implements Acquisition {
 class ModbusSession implements DeviceSession {
   private readonly conn: ModbusConnection;
   private readonly io: ModbusPointIO;
+  private readonly clock: Clock;
 
-  constructor(
-    config: ModbusPollerConfig,
-    ctx: DriverContext,
-    private readonly clock: Clock = ctx.clock,
-  ) {
+  constructor(config: ModbusPollerConfig, ctx: DriverContext) {
+    this.clock = ctx.clock;
     const d = config.device;
     const logger = ctx.logger.child({ device: d.id, session: true });
     this.conn = new ModbusConnection({ ...d, logger, clock: ctx.clock });
